@@ -1,0 +1,134 @@
+"""Normalized Odoo records: the state that domain events carry and projections fold.
+
+Odoo's wire values (``false`` for empty, ``[id, name]`` many2one pairs, naive UTC datetime
+strings) are converted once, at ingestion, into these plain records. Dates are kept as ISO
+strings (``YYYY-MM-DD``) and datetimes as ISO-8601 UTC strings (``YYYY-MM-DDTHH:MM:SSZ``) so
+that a record round-trips through JSON and BSON unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from typing import Any, Self, TypeVar
+
+
+class OpportunityStatus(StrEnum):
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+    ARCHIVED = "ARCHIVED"
+
+
+class Record:
+    """Mixin: dict round-trip for frozen dataclass records."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)  # type: ignore[call-overload]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+        kwargs = {}
+        for key, value in data.items():
+            if key in names:
+                kwargs[key] = tuple(value) if isinstance(value, list) else value
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord(Record):
+    """``res.users``. ``share = True`` marks portal/public accounts, which are never users."""
+
+    odoo_id: int
+    login: str
+    name: str
+    email: str | None = None
+    active: bool = True
+    share: bool = False
+    company_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeRecord(Record):
+    """``hr.employee`` (or ``hr.employee.public``): the org chart's nodes."""
+
+    odoo_id: int
+    name: str
+    user_id: int | None = None
+    parent_id: int | None = None
+    work_email: str | None = None
+    active: bool = True
+    department_id: int | None = None
+    company_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord(Record):
+    odoo_id: int
+    name: str
+    sequence: int = 1
+    is_won: bool = False
+    fold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRecord(Record):
+    odoo_id: int
+    name: str
+    leader_user_id: int | None = None
+    member_user_ids: tuple[int, ...] = ()
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRecord(Record):
+    odoo_id: int
+    name: str
+    is_company: bool = False
+    email: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRecord(Record):
+    """``crm.lead``. Only ``type == 'opportunity'`` is pipeline; leads are kept, never counted."""
+
+    odoo_id: int
+    name: str
+    type: str = "opportunity"
+    user_id: int | None = None
+    team_id: int | None = None
+    stage_id: int | None = None
+    partner_id: int | None = None
+    expected_revenue: float = 0.0
+    probability: float = 0.0
+    date_deadline: str | None = None
+    date_closed: str | None = None
+    create_date: str | None = None
+    write_date: str | None = None
+    active: bool = True
+    lost_reason_id: int | None = None
+    company_id: int | None = None
+
+    @property
+    def is_opportunity(self) -> bool:
+        return self.type == "opportunity"
+
+    @property
+    def weighted_revenue(self) -> float:
+        return self.expected_revenue * self.probability / 100.0
+
+
+def opportunity_status(lead: LeadRecord, stage_is_won: bool) -> OpportunityStatus:
+    """PRODUCT.md §3: WON if active in a won stage; LOST if archived at probability 0;
+    ARCHIVED if archived otherwise; OPEN otherwise."""
+    if lead.active:
+        return OpportunityStatus.WON if stage_is_won else OpportunityStatus.OPEN
+    if lead.probability == 0:
+        return OpportunityStatus.LOST
+    return OpportunityStatus.ARCHIVED
+
+
+R = TypeVar("R", bound=Record)
