@@ -1,0 +1,1 @@
+"""Event store adapters: MongoDB (production and the embedded store) and in-memory (unit tests)."""

@@ -1,0 +1,1 @@
+"""MongoDB plumbing: client factory and the embedded ``nx-27017`` store."""
