@@ -87,6 +87,7 @@ class EmbeddedStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.clients_dir.mkdir(exist_ok=True)
         with self._locked():
+            live_clients(self.clients_dir)  # prune entries of processes that died
             self._register()
             running = self._running_store()
             if running is not None:
