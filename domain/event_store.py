@@ -87,7 +87,9 @@ class EventStore(Protocol):
         in position order, with no gaps."""
         ...
 
-    def read_all(self, after: int = 0, batch_size: int = 1000) -> AsyncIterator[list[RecordedEvent]]:
+    def read_all(
+        self, after: int = 0, batch_size: int = 1000
+    ) -> AsyncIterator[list[RecordedEvent]]:
         """Batches of everything after ``after`` up to the head seen while reading."""
         ...
 

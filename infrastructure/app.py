@@ -20,7 +20,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     container: Container = request.app.state.container
-    store_ok = await container.ping(timeout=1.0)
+    store_ok = await container.ping(limit_seconds=1.0)
     body = {"status": "ready" if store_ok else "unavailable",
             "store": "ok" if store_ok else "unreachable"}  # fmt: skip
     return JSONResponse(body, status_code=200 if store_ok else 503)

@@ -57,9 +57,9 @@ class Container:
     event_store: MongoEventStore
     extras: dict[str, Any] = field(default_factory=dict)
 
-    async def ping(self, timeout: float = 2.0) -> bool:
+    async def ping(self, limit_seconds: float = 2.0) -> bool:
         try:
-            await self.client.admin.command("ping", maxTimeMS=int(timeout * 1000))
+            await self.client.admin.command("ping", maxTimeMS=int(limit_seconds * 1000))
             return True
         except Exception:  # any failure means "not reachable" for readiness
             return False

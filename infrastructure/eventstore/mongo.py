@@ -32,6 +32,8 @@ ever a lower bound of the truth, so a stale cache costs one retry and never a wr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -102,8 +104,9 @@ class MongoEventStore:
             try:
                 await self._commits.insert_one(doc)
             except DuplicateKeyError:
-                outcome = await self._resolve_conflict(stream, expected_version, start_version,
-                                                       idempotency_key)
+                outcome = await self._resolve_conflict(
+                    stream, expected_version, start_version, idempotency_key
+                )
                 if outcome is not None:
                     return outcome
                 continue
@@ -145,8 +148,9 @@ class MongoEventStore:
             first = await self._commits.find_one({"idem": idem})
             if first is not None:
                 return self._result_of(first, duplicate=True)
-        taken = await self._commits.find_one({"stream": stream.key, "ver": start_version},
-                                             {"vend": 1})
+        taken = await self._commits.find_one(
+            {"stream": stream.key, "ver": start_version}, {"vend": 1}
+        )
         if taken is not None:
             self._stream_heads.pop(stream.key, None)
             if expected is ExpectedVersion.ANY:
@@ -210,7 +214,7 @@ class MongoEventStore:
     # ------------------------------------------------------------------- reads
     def _events_of(self, doc: Mapping[str, Any], after: int = 0) -> list[RecordedEvent]:
         stream_type, stream_id = doc["st"], doc["sid"]
-        recorded_at = as_utc(doc["at"])
+        recorded_at = doc["at"]  # the client decodes BSON dates as UTC-aware datetimes
         out: list[RecordedEvent] = []
         for i, raw in enumerate(doc["events"]):
             position = doc["pos"] + i
@@ -226,7 +230,7 @@ class MongoEventStore:
                     stream_id=stream_id,
                     version=doc["ver"] + i,
                     position=position,
-                    occurred_at=as_utc(raw["at"]),
+                    occurred_at=raw["at"],
                     recorded_at=recorded_at,
                     correlation_id=raw.get("corr"),
                     causation_id=raw.get("caus"),
@@ -279,8 +283,9 @@ class MongoEventStore:
         async for doc in cursor:
             if doc["pos"] > expected:
                 # A hole: cannot happen with this writer protocol, but never read past one.
-                log.warning("event log hole at position %d (next commit starts at %d)",
-                            expected, doc["pos"])
+                log.warning(
+                    "event log hole at position %d (next commit starts at %d)", expected, doc["pos"]
+                )
                 break
             out.extend(self._events_of(doc, after=position))
             expected = doc["end"] + 1
@@ -292,13 +297,66 @@ class MongoEventStore:
     async def read_all(
         self, after: int = 0, batch_size: int = 1000
     ) -> AsyncIterator[list[RecordedEvent]]:
-        position = after
-        while True:
-            batch = await self.read_after(position, batch_size)
-            if not batch:
-                return
-            yield batch
-            position = batch[-1].position
+        """Stream everything after ``after`` through one cursor, prefetching the next batch
+        while the caller works on the current one (the server and the caller then use both
+        cores). Stops at the head seen by the last query, or at a hole (never reads past one).
+        """
+        queue: asyncio.Queue[list[RecordedEvent] | BaseException | None] = asyncio.Queue(2)
+        producer = asyncio.create_task(self._produce(after, batch_size, queue))
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+
+    async def _produce(
+        self,
+        after: int,
+        batch_size: int,
+        queue: asyncio.Queue[list[RecordedEvent] | BaseException | None],
+    ) -> None:
+        try:
+            position = after
+            while True:
+                cursor = (
+                    self._commits.find({"end": {"$gt": position}})
+                    .sort("end", ASCENDING)
+                    .batch_size(max(min(batch_size, 2000), 1))
+                )
+                batch: list[RecordedEvent] = []
+                hole = False
+                read_any = False
+                async for doc in cursor:
+                    if doc["pos"] > position + 1:
+                        log.warning(
+                            "event log hole at position %d (next commit starts at %d)",
+                            position + 1,
+                            doc["pos"],
+                        )
+                        hole = True
+                        break
+                    read_any = True
+                    batch.extend(self._events_of(doc, after=position))
+                    position = doc["end"]
+                    if len(batch) >= batch_size:
+                        await queue.put(batch)
+                        batch = []
+                await cursor.close()
+                if batch:
+                    await queue.put(batch)
+                if hole or not read_any:
+                    break
+                # Commits may have landed after the cursor's last batch: query again.
+            await queue.put(None)
+        except Exception as err:  # surfaced to the consumer, not swallowed
+            await queue.put(err)
 
     async def query(
         self, query: EventQuery, after_position: int = 0, limit: int = 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -12,6 +13,7 @@ def create_client(url: str, **options: Any) -> AsyncMongoClient[Any]:
     return AsyncMongoClient(
         url,
         tz_aware=True,
+        tzinfo=UTC,
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=options.pop("serverSelectionTimeoutMS", 5000),
         appname="pulse",

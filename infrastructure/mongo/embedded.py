@@ -29,6 +29,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pymongo import MongoClient
@@ -41,6 +42,15 @@ log = logging.getLogger("pulse.store")
 
 class EmbeddedStoreError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What ``store.json`` records about the running store."""
+
+    pid: int
+    ident: str
+    port: int
 
 
 def free_port() -> int:
@@ -91,8 +101,8 @@ class EmbeddedStore:
             self._register()
             running = self._running_store()
             if running is not None:
-                self.url = url_for(running["port"])
-                log.info("using the embedded store already running on port %s", running["port"])
+                self.url = url_for(running.port)
+                log.info("using the embedded store already running on port %s", running.port)
                 return self.url
             self._clean_stale()
             self.url = self._spawn()
@@ -117,15 +127,15 @@ class EmbeddedStore:
     def kill_store(self) -> None:
         """Kill -9 the store process (fault-injection tests only)."""
         info = self._read_info()
-        if info is not None and is_alive(info["ident"]):
-            os.kill(info["pid"], signal.SIGKILL)
+        if info is not None and is_alive(info.ident):
+            os.kill(info.pid, signal.SIGKILL)
 
     def ensure_running(self) -> str:
         """Restart the store if it died under us (e.g. killed); keeps the same data."""
         with self._locked():
             running = self._running_store()
             if running is not None:
-                self.url = url_for(running["port"])
+                self.url = url_for(running.port)
                 return self.url
             self._clean_stale()
             self.url = self._spawn(port=self._last_port())
@@ -134,7 +144,7 @@ class EmbeddedStore:
     @property
     def pid(self) -> int | None:
         info = self._read_info()
-        return info["pid"] if info else None
+        return info.pid if info else None
 
     # -------------------------------------------------------------- internals
     @contextlib.contextmanager
@@ -153,35 +163,33 @@ class EmbeddedStore:
             entry.touch()
             self._registered = entry
 
-    def _read_info(self) -> dict[str, object] | None:
+    def _read_info(self) -> StoreInfo | None:
         try:
-            info = json.loads(self.info_file.read_text())
-        except (OSError, ValueError):
+            raw = json.loads(self.info_file.read_text())
+            return StoreInfo(pid=int(raw["pid"]), ident=str(raw["ident"]), port=int(raw["port"]))
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not isinstance(info, dict) or not {"pid", "ident", "port"} <= info.keys():
-            return None
-        return info
 
-    def _running_store(self) -> dict[str, object] | None:
+    def _running_store(self) -> StoreInfo | None:
         info = self._read_info()
-        if info is None or not is_alive(str(info["ident"])):
+        if info is None or not is_alive(info.ident):
             return None
-        if not ping(url_for(int(info["port"])), timeout=2.0):  # type: ignore[call-overload]
+        if not ping(url_for(info.port), timeout=2.0):
             return None
         return info
 
     def _last_port(self) -> int | None:
         info = self._read_info()
-        return int(info["port"]) if info else None  # type: ignore[call-overload]
+        return info.port if info else None
 
     def _clean_stale(self) -> None:
         """Remove what a crashed run left: state files, and a hung store of ours."""
         info = self._read_info()
-        if info is not None and is_alive(str(info["ident"])):
-            log.warning("embedded store pid %s does not answer; stopping it", info["pid"])
+        if info is not None and is_alive(info.ident):
+            log.warning("embedded store pid %s does not answer; stopping it", info.pid)
             self._terminate(info)
         elif info is not None:
-            log.warning("cleaning stale embedded-store state (pid %s is gone)", info["pid"])
+            log.warning("cleaning stale embedded-store state (pid %s is gone)", info.pid)
         if self.pid_file.exists():
             with contextlib.suppress(ValueError, OSError):
                 pid = int(self.pid_file.read_text().strip())
@@ -217,8 +225,8 @@ class EmbeddedStore:
                     last_error = self._tail(self.out_file)
                     break
                 if ping(url, timeout=0.5):
-                    info = {"pid": proc.pid, "ident": identity(proc.pid), "port": chosen}
-                    self.info_file.write_text(json.dumps(info))
+                    info = StoreInfo(pid=proc.pid, ident=identity(proc.pid), port=chosen)
+                    self.info_file.write_text(json.dumps(asdict(info)))
                     log.info("embedded store started on port %s (pid %s)", chosen, proc.pid)
                     return url
                 time.sleep(0.1)
@@ -244,8 +252,8 @@ class EmbeddedStore:
         except OSError:
             return "no output"
 
-    def _terminate(self, info: dict[str, object], timeout: float = 10.0) -> None:
-        pid, ident = int(info["pid"]), str(info["ident"])  # type: ignore[call-overload]
+    def _terminate(self, info: StoreInfo, timeout: float = 10.0) -> None:
+        pid, ident = info.pid, info.ident
         if not is_alive(ident):
             return
         os.kill(pid, signal.SIGTERM)

@@ -216,7 +216,8 @@ async def test_query_filters_and_paginates(store: EventStore) -> None:
 
 async def test_old_schema_versions_are_upcast_on_read(make_store: Factory) -> None:
     writer = make_store(None)
-    await writer.append(OPP, [NewEvent(type="RevenueChanged", data={"amount": 5}, schema_version=1)])
+    old = NewEvent(type="RevenueChanged", data={"amount": 5}, schema_version=1)
+    await writer.append(OPP, [old])
     registry = UpcasterRegistry({"RevenueChanged": 3})
     registry.register("RevenueChanged", 1, lambda d: {"revenue": d["amount"]})
     registry.register("RevenueChanged", 2, lambda d: {**d, "currency": "EUR"})

@@ -24,11 +24,15 @@ async def run(url: str, db_name: str, worker: int, commits: int) -> None:
     ids: list[str] = []
     for n in range(commits):
         # Mix shared streams (contended versions) and private ones, 1-3 events per commit.
-        stream = StreamRef("shared", str(rng.randrange(5))) if n % 2 else StreamRef(
-            "private", f"{worker}-{n % 7}"
+        stream = (
+            StreamRef("shared", str(rng.randrange(5)))
+            if n % 2
+            else StreamRef("private", f"{worker}-{n % 7}")
         )
-        events = [NewEvent(type="Appended", data={"w": worker, "n": n, "k": k})
-                  for k in range(rng.randint(1, 3))]
+        events = [
+            NewEvent(type="Appended", data={"w": worker, "n": n, "k": k})
+            for k in range(rng.randint(1, 3))
+        ]
         await store.append(stream, events, ExpectedVersion.ANY)
         ids.extend(e.id for e in events)
     await client.close()

@@ -27,10 +27,12 @@ async def test_tailer_sees_every_event_once_in_order_under_multiprocess_appends(
     await store.ensure_indexes()
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.integration.append_worker",
-            mongo_url, mongo_db.name, str(w), str(COMMITS_EACH),
-            cwd=str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            *(sys.executable, "-m", "tests.integration.append_worker"),
+            *(mongo_url, mongo_db.name, str(w), str(COMMITS_EACH)),
+            cwd=str(ROOT),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         for w in range(WORKERS)
     ]
     communicate = [asyncio.create_task(p.communicate()) for p in procs]
@@ -48,7 +50,7 @@ async def test_tailer_sees_every_event_once_in_order_under_multiprocess_appends(
         else:
             await asyncio.sleep(0.005)
     outputs = await asyncio.gather(*communicate)
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err.decode()[-2000:]
     while batch := await store.read_after(position, limit=500):
         seen.extend(batch)
@@ -83,6 +85,7 @@ async def test_a_reader_stops_at_a_hole_rather_than_skip_it(mongo_db: Any) -> No
     await mongo_db[COMMITS].insert_one(rogue)
     assert [e.position for e in await store.read_after(0)] == [1]
     # A late commit filling the hole is then read, and the reader continues in order.
-    await mongo_db[COMMITS].insert_one({**rogue, "_id": "late", "pos": 2, "end": 2,
-                                        "stream": "s/3", "sid": "3", "idem": "late"})
+    await mongo_db[COMMITS].insert_one(
+        {**rogue, "_id": "late", "pos": 2, "end": 2, "stream": "s/3", "sid": "3", "idem": "late"}
+    )
     assert [e.position for e in await store.read_after(0)] == [1, 2, 3]
