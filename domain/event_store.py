@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
+from domain.errors import ConcurrencyError
 from domain.events import NewEvent, RecordedEvent, StreamRef
 
 
@@ -44,6 +45,19 @@ class AppendResult:
     duplicate: bool = False
     """True when the idempotency key had been used before: nothing new was stored, and the
     positions are those of the first append with that key."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    """One commit of a batch append: the same arguments as ``append``."""
+
+    stream: StreamRef
+    events: Sequence[NewEvent]
+    expected_version: Expected = ExpectedVersion.ANY
+    idempotency_key: str | None = None
+
+
+AppendOutcome = AppendResult | ConcurrencyError
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,13 @@ class EventStore(Protocol):
         *,
         idempotency_key: str | None = None,
     ) -> AppendResult: ...
+
+    async def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        """Many commits in one round trip where possible (bulk ingestion). Each request is
+        atomic on its own and gets the outcome in its slot: an AppendResult, or the
+        ConcurrencyError that refused it (the other requests are still recorded). Commits
+        are positioned in request order."""
+        ...
 
     async def read_stream(
         self, stream: StreamRef, from_version: int = 1, limit: int | None = None

@@ -6,7 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
-from domain.event_store import AppendResult, EventPage, EventQuery, Expected, ExpectedVersion
+from domain.errors import ConcurrencyError
+from domain.event_store import (
+    AppendOutcome,
+    AppendRequest,
+    AppendResult,
+    EventPage,
+    EventQuery,
+    Expected,
+    ExpectedVersion,
+)
 from domain.events import NewEvent, RecordedEvent, StreamRef, new_id, utcnow
 from domain.upcasting import UpcasterRegistry
 from infrastructure.eventstore.common import check_expected, matches, validate_append
@@ -74,6 +83,22 @@ class InMemoryEventStore:
             if idempotency_key is not None:
                 self._idempotency[idempotency_key] = result
             return result
+
+    async def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        outcomes: list[AppendOutcome] = []
+        for request in requests:
+            try:
+                outcomes.append(
+                    await self.append(
+                        request.stream,
+                        request.events,
+                        request.expected_version,
+                        idempotency_key=request.idempotency_key,
+                    )
+                )
+            except ConcurrencyError as err:
+                outcomes.append(err)
+        return outcomes
 
     def _upcast(self, event: RecordedEvent) -> RecordedEvent:
         version, data = self._upcasters.upcast(event.type, event.schema_version, event.data)

@@ -42,10 +42,18 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.errors import ConcurrencyError
-from domain.event_store import AppendResult, EventPage, EventQuery, Expected, ExpectedVersion
+from domain.event_store import (
+    AppendOutcome,
+    AppendRequest,
+    AppendResult,
+    EventPage,
+    EventQuery,
+    Expected,
+    ExpectedVersion,
+)
 from domain.events import NewEvent, RecordedEvent, StreamRef, new_id
 from domain.upcasting import UpcasterRegistry
 from infrastructure.eventstore.common import as_utc, check_expected, matches, validate_append
@@ -54,6 +62,7 @@ log = logging.getLogger("pulse.eventstore")
 
 COMMITS = "event_commits"
 MAX_ATTEMPTS = 10_000
+DUPLICATE_KEY = 11000
 
 
 def _ms(moment: datetime) -> datetime:
@@ -91,54 +100,141 @@ class MongoEventStore:
         *,
         idempotency_key: str | None = None,
     ) -> AppendResult:
-        validate_append(events, expected_version)
-        key = stream.key
+        request = AppendRequest(stream, events, expected_version, idempotency_key)
+        (outcome,) = await self.append_batch([request])
+        if isinstance(outcome, ConcurrencyError):
+            raise outcome
+        return outcome
+
+    async def append_batch(self, requests: Sequence[AppendRequest]) -> list[AppendOutcome]:
+        for request in requests:
+            validate_append(request.events, request.expected_version)
+        outcomes: dict[int, AppendOutcome] = {}
+        await self._prime_stream_heads(requests)
+        pending = list(range(len(requests)))
         for _ in range(MAX_ATTEMPTS):
-            start_version = await self._start_version(stream, expected_version)
+            if not pending:
+                return [outcomes[i] for i in range(len(requests))]
             if self._next_position is None:
                 self._next_position = await self.head_position() + 1
-            commit_id = new_id()
-            doc = self._commit_doc(
-                stream, events, commit_id, start_version, self._next_position, idempotency_key
-            )
-            try:
-                await self._commits.insert_one(doc)
-            except DuplicateKeyError:
-                outcome = await self._resolve_conflict(
-                    stream, expected_version, start_version, idempotency_key
-                )
-                if outcome is not None:
-                    return outcome
+            docs, planned = await self._plan(requests, pending, outcomes)
+            if not docs:
+                pending = []
                 continue
-            self._next_position = doc["end"] + 1
-            self._stream_heads[key] = doc["vend"]
-            return AppendResult(
-                stream=stream,
-                commit_id=commit_id,
-                first_version=start_version,
-                last_version=doc["vend"],
-                first_position=doc["pos"],
-                last_position=doc["end"],
-            )
-        raise RuntimeError(f"append to {key} gave up after {MAX_ATTEMPTS} contended attempts")
+            inserted, failed = await self._insert(docs)
+            for k in range(inserted):
+                doc = docs[k]
+                outcomes[planned[k]] = self._result_of(doc)
+                self._stream_heads[doc["stream"]] = doc["vend"]
+            if inserted:
+                self._next_position = docs[inserted - 1]["end"] + 1
+            if failed is None:
+                pending = []
+                continue
+            index, request = planned[failed], requests[planned[failed]]
+            resolved: AppendOutcome | None
+            try:
+                resolved = await self._resolve_conflict(
+                    request.stream,
+                    request.expected_version,
+                    docs[failed]["ver"],
+                    request.idempotency_key,
+                )
+            except ConcurrencyError as err:
+                resolved = err
+            if resolved is None:  # lost a race for the position or an ANY version: retry
+                pending = planned[failed:]
+            else:
+                outcomes[index] = resolved
+                pending = planned[failed + 1 :]
+        raise RuntimeError(f"append gave up after {MAX_ATTEMPTS} contended attempts")
 
-    async def _start_version(self, stream: StreamRef, expected: Expected) -> int:
-        key = stream.key
-        if expected is ExpectedVersion.NO_STREAM or expected == 0:
-            return 1
+    async def _insert(self, docs: list[dict[str, Any]]) -> tuple[int, int | None]:
+        """Insert in order; return (how many went in, index of the refused one or None)."""
+        try:
+            if len(docs) == 1:
+                await self._commits.insert_one(docs[0])
+            else:
+                await self._commits.insert_many(docs, ordered=True)
+            return len(docs), None
+        except DuplicateKeyError:
+            return 0, 0
+        except BulkWriteError as err:
+            errors = err.details.get("writeErrors") or []
+            if not errors or errors[0].get("code") != DUPLICATE_KEY:
+                raise
+            index = int(errors[0]["index"])
+            return index, index
+
+    async def _prime_stream_heads(self, requests: Sequence[AppendRequest]) -> None:
+        """Learn, in one query, the head of every stream whose start version we cannot
+        derive from the request or the cache."""
+        unknown = {
+            r.stream.key
+            for r in requests
+            if r.expected_version is not ExpectedVersion.NO_STREAM
+            and r.expected_version != 0
+            and r.stream.key not in self._stream_heads
+        }
+        if not unknown:
+            return
+        heads = dict.fromkeys(unknown, 0)
+        cursor = self._commits.find({"stream": {"$in": sorted(unknown)}}, {"stream": 1, "vend": 1})
+        async for doc in cursor:
+            heads[doc["stream"]] = max(heads[doc["stream"]], int(doc["vend"]))
+        self._stream_heads.update(heads)
+
+    async def _plan(
+        self,
+        requests: Sequence[AppendRequest],
+        pending: list[int],
+        outcomes: dict[int, AppendOutcome],
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """Commit documents for the pending requests at consecutive positions."""
+        docs: list[dict[str, Any]] = []
+        planned: list[int] = []
+        heads: dict[str, int] = {}
+        assert self._next_position is not None
+        position = self._next_position
+        for i in pending:
+            request = requests[i]
+            start = await self._start_version(request, heads)
+            if isinstance(start, ConcurrencyError):
+                outcomes[i] = start
+                continue
+            doc = self._commit_doc(
+                request.stream, request.events, new_id(), start, position, request.idempotency_key
+            )
+            position = doc["end"] + 1
+            heads[request.stream.key] = doc["vend"]
+            docs.append(doc)
+            planned.append(i)
+        return docs, planned
+
+    async def _start_version(
+        self, request: AppendRequest, batch_heads: dict[str, int]
+    ) -> int | ConcurrencyError:
+        """The first version of the request's commit, or why it cannot be written.
+
+        Caches only lower the cost: the unique (stream, ver) index decides every race."""
+        key, expected = request.stream.key, request.expected_version
+        if key in batch_heads:  # an earlier commit of this batch extends the same stream
+            head = batch_heads[key]
+        elif expected is ExpectedVersion.NO_STREAM or expected == 0:
+            return 1  # if the stream exists, the unique (stream, ver) index refuses the insert
+        else:
+            if key not in self._stream_heads:
+                await self.stream_version(request.stream)
+            head = self._stream_heads.get(key, 0)
         if expected is ExpectedVersion.ANY:
-            head = self._stream_heads.get(key)
-            if head is None:
-                head = await self.stream_version(stream)
             return head + 1
-        assert isinstance(expected, int)
-        if self._stream_heads.get(key) != expected:
-            # The expectation must name a commit boundary that exists; if it does not, the
-            # stream is behind it or it points into the middle of a commit.
-            boundary = await self._commits.find_one({"stream": key, "vend": expected}, {"_id": 1})
-            if boundary is None:
-                raise ConcurrencyError(key, expected, await self.stream_version(stream))
-        return expected + 1
+        wanted = 0 if expected is ExpectedVersion.NO_STREAM else int(expected)
+        if head < wanted:
+            # The cache is a lower bound: look again before calling the stream behind.
+            head = await self.stream_version(request.stream)
+        if head != wanted:
+            return ConcurrencyError(key, expected, head)
+        return wanted + 1
 
     async def _resolve_conflict(
         self, stream: StreamRef, expected: Expected, start_version: int, idem: str | None

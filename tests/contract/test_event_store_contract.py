@@ -12,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from domain.errors import ConcurrencyError, UpcastChainError
-from domain.event_store import EventQuery, EventStore, ExpectedVersion
+from domain.event_store import AppendRequest, AppendResult, EventQuery, EventStore, ExpectedVersion
 from domain.events import NewEvent, StreamRef
 from domain.upcasting import UpcasterRegistry
 from infrastructure.eventstore.memory import InMemoryEventStore
@@ -251,3 +251,41 @@ async def test_empty_and_invalid_appends_are_refused(store: EventStore) -> None:
     with pytest.raises(ValueError, match=">= 0"):
         await store.append(OPP, [ev()], -3)
     assert await store.head_position() == 0
+
+
+async def test_append_batch_records_each_request_on_its_own(make_store: Factory) -> None:
+    store, other = make_store(None), make_store(None)
+    await store.append(OPP, [ev(n=0)], ExpectedVersion.NO_STREAM)
+    await store.append(OTHER, [ev(n=0)], idempotency_key="seen")
+    await other.append(StreamRef("x", "1"), [ev()])  # moves the head behind store's back
+    outcomes = await store.append_batch(
+        [
+            AppendRequest(StreamRef("new", "1"), [ev(n=1), ev(n=2)], ExpectedVersion.NO_STREAM),
+            AppendRequest(OPP, [ev(n=3)], 5),  # wrong expectation
+            AppendRequest(OTHER, [ev(n=4)], idempotency_key="seen"),  # already stored
+            AppendRequest(OPP, [ev(n=5)], 1),
+            AppendRequest(OPP, [ev(n=6)], ExpectedVersion.ANY),  # after the previous one
+            AppendRequest(StreamRef("new", "1"), [ev(n=7)], ExpectedVersion.NO_STREAM),
+        ]
+    )
+    first, wrong, dup, exact, anyv, conflict = outcomes
+    assert isinstance(wrong, ConcurrencyError) and isinstance(conflict, ConcurrencyError)
+    assert isinstance(dup, AppendResult) and dup.duplicate and dup.first_position == 2
+    assert isinstance(first, AppendResult) and (first.first_position, first.last_position) == (4, 5)
+    assert isinstance(exact, AppendResult) and (exact.first_version, exact.first_position) == (2, 6)
+    assert isinstance(anyv, AppendResult) and (anyv.first_version, anyv.first_position) == (3, 7)
+    assert [e.data.get("n") for e in await other.read_after(3)] == [1, 2, 5, 6]
+    assert await other.head_position() == 7
+
+
+async def test_append_batch_of_many_new_streams(store: EventStore) -> None:
+    requests = [
+        AppendRequest(StreamRef("opportunity", str(i)), [ev(i=i)], ExpectedVersion.NO_STREAM)
+        for i in range(250)
+    ]
+    outcomes = await store.append_batch(requests)
+    assert all(isinstance(o, AppendResult) for o in outcomes)
+    assert [o.first_position for o in outcomes if isinstance(o, AppendResult)] == list(
+        range(1, 251)
+    )
+    assert [e.data["i"] for e in await store.read_after(0, limit=1000)] == list(range(250))
