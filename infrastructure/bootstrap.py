@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from domain.catalog import EVENT_TYPES
+from domain.errors import PulseError
+from domain.ingestion import Ingestor
+from domain.odoo_gateway import OdooGateway
+from domain.sync import SyncHandler
 from domain.upcasting import UpcasterRegistry
 from infrastructure.eventstore.mongo import MongoEventStore
+from infrastructure.ingestion.runs import MongoSyncRunRepository
+from infrastructure.ingestion.snapshots import MongoSnapshotStore
 from infrastructure.mongo.client import create_client
 from infrastructure.mongo.embedded import EmbeddedStore
 from infrastructure.settings import Settings
+from infrastructure.webhooks.inbox import WebhookInbox
 
 log = logging.getLogger("pulse.bootstrap")
 
@@ -42,10 +51,33 @@ class StoreHandle:
             self.embedded.stop()
 
 
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 def build_upcasters() -> UpcasterRegistry:
-    registry = UpcasterRegistry()
+    registry = UpcasterRegistry(EVENT_TYPES)
+    # Upcasters for old schema versions are registered here, e.g.
+    # registry.register("OpportunityStageChanged", 1, upcast_stage_changed_v1)
     registry.validate()  # a gap in a chain fails here, at start-up
     return registry
+
+
+def build_odoo_client(settings: Settings) -> OdooGateway | None:
+    if not settings.odoo_configured:
+        return None
+    from infrastructure.odoo import OdooClient
+
+    assert settings.odoo_url and settings.odoo_db and settings.odoo_login
+    assert settings.odoo_api_key is not None
+    return OdooClient(
+        settings.odoo_url,
+        settings.odoo_db,
+        settings.odoo_login,
+        settings.odoo_api_key,
+        protocol=settings.odoo_protocol,
+    )
 
 
 @dataclass
@@ -55,7 +87,17 @@ class Container:
     client: AsyncMongoClient[Any]
     db: AsyncDatabase[Any]
     event_store: MongoEventStore
+    snapshots: MongoSnapshotStore
+    sync_runs: MongoSyncRunRepository
+    ingestor: Ingestor
+    inbox: WebhookInbox
+    odoo: OdooGateway | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def sync_handler(self) -> SyncHandler:
+        if self.odoo is None:
+            raise OdooNotConfigured
+        return SyncHandler(self.odoo, self.ingestor, self.sync_runs, SystemClock())
 
     async def ping(self, limit_seconds: float = 2.0) -> bool:
         try:
@@ -65,12 +107,33 @@ class Container:
             return False
 
     async def aclose(self) -> None:
+        closer = getattr(self.odoo, "aclose", None)
+        if closer is not None:
+            await closer()
         await self.client.close()
 
 
-async def open_container(settings: Settings, store: StoreHandle) -> Container:
+class OdooNotConfigured(PulseError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Odoo is not configured: set PULSE_ODOO_URL, PULSE_ODOO_DB, PULSE_ODOO_LOGIN "
+            "and PULSE_ODOO_API_KEY"
+        )
+
+
+async def open_container(
+    settings: Settings, store: StoreHandle, odoo: OdooGateway | None = None
+) -> Container:
     client = create_client(store.url)
     db = client[settings.mongodb_db]
     event_store = MongoEventStore(db, build_upcasters())
-    await event_store.ensure_indexes()
-    return Container(settings, store, client, db, event_store)
+    snapshots = MongoSnapshotStore(db)
+    runs = MongoSyncRunRepository(db)
+    inbox = WebhookInbox(db)
+    for part in (event_store, snapshots, runs, inbox):
+        await part.ensure_indexes()
+    ingestor = Ingestor(event_store, snapshots, SystemClock())
+    return Container(
+        settings, store, client, db, event_store, snapshots, runs, ingestor, inbox,
+        odoo=odoo if odoo is not None else build_odoo_client(settings),
+    )  # fmt: skip

@@ -7,12 +7,13 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from types import FrameType
 
 from pydantic import ValidationError
 
-from infrastructure.bootstrap import StoreHandle
+from domain.errors import PulseError
+from infrastructure.bootstrap import Container, StoreHandle, open_container
 from infrastructure.logging_setup import configure_logging
 from infrastructure.settings import Settings, load_settings
 
@@ -62,6 +63,58 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         store.close()
 
 
+def _run_with_container(settings: Settings, body: Callable[[Container], Awaitable[int]]) -> int:
+    """Start (or join) the store, open the container, run ``body``, close everything."""
+    _raise_on_sigterm()
+    store = StoreHandle.resolve(settings)
+    try:
+
+        async def main() -> int:
+            container = await open_container(settings, store)
+            try:
+                return await body(container)
+            finally:
+                await container.aclose()
+
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        print("pulse: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        store.close()
+
+
+def cmd_sync(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.sync import SyncAlreadyRunning, SyncMode, SyncOdoo, SyncStatus
+    from infrastructure.progress import ProgressBar
+
+    async def body(container: Container) -> int:
+        try:
+            handler = container.sync_handler()
+        except PulseError as err:
+            print(f"pulse sync: {err}", file=sys.stderr)
+            return 2
+        bar = ProgressBar()
+        mode = SyncMode.FULL if args.full else SyncMode.INCREMENTAL
+        try:
+            run = await handler(SyncOdoo(mode, trigger="cli"), progress=bar.update)
+        except SyncAlreadyRunning as err:
+            print(f"pulse sync: {err}", file=sys.stderr)
+            return 3
+        finally:
+            bar.close()
+        stats = run.stats.as_dict()
+        print(f"sync {run.id} {run.mode.value} {run.status.value}")
+        print("  " + "  ".join(f"{k}={v}" for k, v in stats.items()))
+        for rejection in run.stats.rejections[:20]:
+            print(f"  rejected {rejection.model} id={rejection.odoo_id}: {rejection.reason}")
+        if run.error:
+            print(f"  error: {run.error}", file=sys.stderr)
+        return 0 if run.status is SyncStatus.SUCCEEDED else 1
+
+    return _run_with_container(settings, body)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pulse",
@@ -74,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default PULSE_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default PULSE_PORT, 8000)")
     serve.set_defaults(handler=cmd_serve)
+    sync = sub.add_parser(
+        "sync", help="one sync run from Odoo (incremental unless --full), with a progress bar"
+    )
+    sync.add_argument("--full", action="store_true", help="read every record and detect "
+                      "deletions instead of reading changes since the last run")  # fmt: skip
+    sync.set_defaults(handler=cmd_sync)
     return parser
 
 

@@ -1,0 +1,273 @@
+"""Ingestion: raw Odoo rows -> snapshots -> change detection -> idempotent appends.
+
+One path for every source (pull sync, webhook, import): the caller hands over raw rows as
+Odoo returned them; each row is normalized, compared by content hash with the last snapshot
+of that record, and a changed record's events are appended as one commit to its stream.
+
+Crash safety and idempotency: the append for a change from stream version ``v`` to content
+``h`` carries the idempotency key ``model:id:v:h`` and expects version ``v``. Replaying the
+same change (a retried webhook, a sync re-reading the look-back window, a crash between the
+append and the snapshot write) hits the key and stores nothing new; a concurrent different
+change to the same record loses the optimistic-concurrency race and is re-evaluated against
+the snapshot that won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from domain.catalog import canonical_model, stream_for
+from domain.change_detection import detect_changes
+from domain.errors import ConcurrencyError
+from domain.event_store import AppendRequest, AppendResult, EventStore, ExpectedVersion
+from domain.model import Record, StageRecord
+from domain.normalize import STAGE, RecordRejected, normalize, record_hash
+
+ARCHIVING_EVENTS = frozenset(
+    {"OpportunityArchived", "OpportunityLost", "UserDeactivated", "EmployeeArchived"}
+)
+MAX_RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The last version Pulse received of one Odoo record (``record`` None once deleted)."""
+
+    model: str
+    odoo_id: int
+    content_hash: str
+    record: Record | None
+    stream_version: int
+    received_at: datetime
+    write_date: str | None = None
+
+    @property
+    def deleted(self) -> bool:
+        return self.record is None
+
+
+@dataclass(frozen=True, slots=True)
+class RawVersion:
+    """One received version of a record, kept immutable (the raw snapshot store)."""
+
+    model: str
+    odoo_id: int
+    content_hash: str
+    raw: Mapping[str, Any]
+    received_at: datetime
+    source: str
+
+
+class SnapshotStore(Protocol):
+    async def latest(self, model: str, ids: Sequence[int]) -> dict[int, Snapshot]: ...
+
+    async def live_ids(self, model: str) -> set[int]:
+        """Ids of the model's records that are known and not deleted."""
+        ...
+
+    async def all_live(self, model: str) -> list[Snapshot]: ...
+
+    async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
+        """Record new latest snapshots and keep the raw versions (write-once)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    model: str
+    odoo_id: object
+    reason: str
+
+
+@dataclass
+class IngestStats:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    archived: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    events_appended: int = 0
+    last_position: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def add(self, other: IngestStats) -> None:
+        for name in ("fetched", "created", "updated", "unchanged", "archived", "deleted",
+                     "rejected", "events_appended"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.last_position = max(self.last_position, other.last_position)
+        self.rejections.extend(other.rejections)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "fetched": self.fetched, "created": self.created, "updated": self.updated,
+            "unchanged": self.unchanged, "archived": self.archived, "deleted": self.deleted,
+            "rejected": self.rejected, "eventsAppended": self.events_appended,
+        }  # fmt: skip
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    odoo_id: int
+    record: Record | None
+    content_hash: str
+    raw: Mapping[str, Any] | None
+    write_date: str | None
+
+
+class Ingestor:
+    def __init__(self, events: EventStore, snapshots: SnapshotStore, clock: Clock) -> None:
+        self._events = events
+        self._snapshots = snapshots
+        self._clock = clock
+
+    async def won_stage_ids(self) -> set[int]:
+        stages = await self._snapshots.all_live(STAGE)
+        return {s.odoo_id for s in stages if isinstance(s.record, StageRecord) and s.record.is_won}
+
+    async def ingest_rows(
+        self,
+        model: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        source: str,
+        correlation_id: str | None = None,
+        won_stage_ids: set[int] | None = None,
+    ) -> IngestStats:
+        """Normalize and ingest raw rows of one model (one page of a sync, a webhook re-read,
+        an import batch). Malformed rows are counted and reported, never raised."""
+        model = canonical_model(model)
+        stats = IngestStats(fetched=len(rows))
+        candidates: dict[int, _Candidate] = {}
+        for row in rows:
+            try:
+                record = normalize(model, row)
+            except RecordRejected as err:
+                stats.rejected += 1
+                stats.rejections.append(Rejection(model, _raw_id(row), err.reason))
+                continue
+            odoo_id = int(record.to_dict()["odoo_id"])
+            write_date = row.get("write_date") if isinstance(row.get("write_date"), str) else None
+            # The same id twice in one batch (offset paging while data moves): the last wins.
+            candidates[odoo_id] = _Candidate(odoo_id, record, record_hash(record), row, write_date)
+        if model == "crm.lead" and won_stage_ids is None:
+            won_stage_ids = await self.won_stage_ids()
+        await self._apply(model, list(candidates.values()), stats, source, correlation_id,
+                          won_stage_ids)  # fmt: skip
+        return stats
+
+    async def ingest_deletions(
+        self, model: str, present_ids: set[int], *, source: str, correlation_id: str | None = None
+    ) -> IngestStats:
+        """Every known, live record of ``model`` absent from ``present_ids`` was deleted."""
+        model = canonical_model(model)
+        gone = sorted(await self._snapshots.live_ids(model) - present_ids)
+        stats = IngestStats()
+        candidates = [_Candidate(i, None, "deleted", None, None) for i in gone]
+        await self._apply(model, candidates, stats, source, correlation_id, None)
+        return stats
+
+    async def ingest_missing(
+        self, model: str, odoo_id: int, *, source: str, correlation_id: str | None = None
+    ) -> IngestStats:
+        """A record Odoo no longer returns (webhook re-read found nothing): deleted."""
+        model = canonical_model(model)
+        stats = IngestStats()
+        if odoo_id in await self._snapshots.live_ids(model):
+            await self._apply(model, [_Candidate(odoo_id, None, "deleted", None, None)], stats,
+                              source, correlation_id, None)  # fmt: skip
+        return stats
+
+    async def _apply(
+        self,
+        model: str,
+        candidates: list[_Candidate],
+        stats: IngestStats,
+        source: str,
+        correlation_id: str | None,
+        won_stage_ids: set[int] | None,
+    ) -> None:
+        for _ in range(MAX_RETRIES):
+            if not candidates:
+                return
+            latest = await self._snapshots.latest(model, [c.odoo_id for c in candidates])
+            requests: list[AppendRequest] = []
+            planned: list[tuple[_Candidate, Snapshot | None]] = []
+            now = self._clock.now()
+            snapshots: list[Snapshot] = []
+            raws: list[RawVersion] = []
+            for cand in candidates:
+                prev = latest.get(cand.odoo_id)
+                if prev is not None and prev.content_hash == cand.content_hash:
+                    stats.unchanged += 1
+                    continue
+                if prev is None and cand.record is None:
+                    continue
+                previous_record = prev.record if prev is not None else None
+                events = detect_changes(
+                    model, previous_record, cand.record, source=source,
+                    correlation_id=correlation_id, occurred_at=now, won_stage_ids=won_stage_ids,
+                )  # fmt: skip
+                version = prev.stream_version if prev is not None else 0
+                if not events:  # content differs only where no event is defined
+                    snapshots.append(self._snapshot(model, cand, version, now))
+                    continue
+                requests.append(
+                    AppendRequest(
+                        stream_for(model, cand.odoo_id), events,
+                        version if prev is not None else ExpectedVersion.NO_STREAM,
+                        idempotency_key=f"{model}:{cand.odoo_id}:{version}:{cand.content_hash}",
+                    )
+                )  # fmt: skip
+                planned.append((cand, prev))
+            outcomes = await self._events.append_batch(requests) if requests else []
+            retry: list[_Candidate] = []
+            for (cand, prev), request, outcome in zip(planned, requests, outcomes, strict=True):
+                if isinstance(outcome, ConcurrencyError):
+                    retry.append(cand)  # another source changed it first: re-evaluate
+                    continue
+                assert isinstance(outcome, AppendResult)
+                snapshots.append(self._snapshot(model, cand, outcome.last_version, now))
+                if cand.raw is not None:
+                    raws.append(RawVersion(model, cand.odoo_id, cand.content_hash, dict(cand.raw),
+                                           now, source))  # fmt: skip
+                if not outcome.duplicate:
+                    stats.events_appended += len(request.events)
+                    stats.last_position = max(stats.last_position, outcome.last_position)
+                self._count(stats, prev, cand, request)
+            await self._snapshots.save(snapshots, raws)
+            candidates = retry
+        if candidates:
+            raise ConcurrencyError(f"{model} ids {[c.odoo_id for c in candidates]}", "retry")
+
+    @staticmethod
+    def _snapshot(model: str, cand: _Candidate, version: int, now: datetime) -> Snapshot:
+        return Snapshot(model, cand.odoo_id, cand.content_hash, cand.record, version, now,
+                        cand.write_date)  # fmt: skip
+
+    @staticmethod
+    def _count(
+        stats: IngestStats, prev: Snapshot | None, cand: _Candidate, request: AppendRequest
+    ) -> None:
+        if cand.record is None:
+            stats.deleted += 1
+        elif prev is None or prev.record is None:
+            stats.created += 1
+        else:
+            stats.updated += 1
+        if any(e.type in ARCHIVING_EVENTS for e in request.events):
+            stats.archived += 1
+
+
+def _raw_id(row: object) -> object:
+    if isinstance(row, Mapping):
+        return row.get("id")
+    return None

@@ -1,0 +1,1 @@
+"""Adapters for ingestion: snapshot store, sync-run repository (MongoDB and in-memory)."""

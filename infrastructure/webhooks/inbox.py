@@ -1,0 +1,94 @@
+"""The durable webhook inbox (MongoDB).
+
+A delivery is stored here BEFORE Pulse answers 202, so an accepted webhook survives a crash
+or an Odoo outage. Signed deliveries use ``sig:<signature>`` as the document id: the insert
+itself is the replay check (a replayed signature is refused by the ``_id`` index), so
+accepting and remembering the signature are one atomic write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+INBOX = "webhook_inbox"
+PENDING, PROCESSING, DONE = "pending", "processing", "done"
+CLAIM_LEASE = timedelta(seconds=120)
+
+
+class ReplayedDelivery(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    id: str
+    model: str
+    odoo_id: int
+    attempts: int
+
+
+class WebhookInbox:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self._inbox = db[INBOX]
+
+    async def ensure_indexes(self) -> None:
+        await self._inbox.create_indexes(
+            [IndexModel([("status", ASCENDING), ("due", ASCENDING)], name="status_due")]
+        )
+
+    async def accept(
+        self, delivery_id: str, model: str, odoo_id: int, body: dict[str, Any], signed: bool
+    ) -> None:
+        now = datetime.now(UTC)
+        doc = {
+            "_id": delivery_id, "model": model, "odoo_id": odoo_id, "body": body,
+            "signed": signed, "received_at": now, "status": PENDING, "due": now,
+            "attempts": 0, "last_error": None,
+        }  # fmt: skip
+        try:
+            await self._inbox.insert_one(doc)
+        except DuplicateKeyError as err:
+            raise ReplayedDelivery from err
+
+    async def claim(self) -> InboxEntry | None:
+        """Take the oldest due delivery (or one whose claimant died) for processing."""
+        now = datetime.now(UTC)
+        doc = await self._inbox.find_one_and_update(
+            {"status": {"$in": [PENDING, PROCESSING]}, "due": {"$lte": now}},
+            {"$set": {"status": PROCESSING, "due": now + CLAIM_LEASE}},
+            sort=[("due", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        return InboxEntry(doc["_id"], doc["model"], int(doc["odoo_id"]), int(doc["attempts"]))
+
+    async def done(self, entry: InboxEntry, result: dict[str, Any]) -> None:
+        await self._inbox.update_one(
+            {"_id": entry.id},
+            {"$set": {"status": DONE, "processed_at": datetime.now(UTC), "result": result,
+                      "last_error": None}},
+        )  # fmt: skip
+
+    async def retry_later(self, entry: InboxEntry, error: str, delay: float) -> None:
+        await self._inbox.update_one(
+            {"_id": entry.id},
+            {"$set": {"status": PENDING, "last_error": error,
+                      "due": datetime.now(UTC) + timedelta(seconds=delay)},
+             "$inc": {"attempts": 1}},
+        )  # fmt: skip
+
+    async def counts(self) -> dict[str, int]:
+        out = {PENDING: 0, PROCESSING: 0, DONE: 0}
+        for status in out:
+            out[status] = await self._inbox.count_documents({"status": status})
+        return out
+
+    async def get(self, delivery_id: str) -> dict[str, Any] | None:
+        return await self._inbox.find_one({"_id": delivery_id})
