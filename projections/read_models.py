@@ -1,0 +1,220 @@
+"""The read models: the documents queries read, exactly what a resolver needs, pre-joined.
+
+Collections are owned by projections (see ``projections/catalog.py``) and may exist in
+several generations during a zero-downtime rebuild; readers resolve the active collection
+name through the projection framework (``active_collection``), never a literal name.
+
+Documents are pydantic models (validated on write, typed on read); every document carries
+``pos``, the event-store position it reflects, which also guards replays (a write never
+goes back in position).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+ADMIN_DASHBOARD_ID = "__all__"
+"""The one shared dashboard document for the admin scope (everything)."""
+
+
+class Doc(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+# ------------------------------------------------------------------------ user_profiles
+class PersonDoc(Doc):
+    employee_id: int | None = None
+    user_id: str | None = None  # the UserProfile id, when a user
+    name: str
+    email: str | None = None
+
+
+class OrgNodeDoc(Doc):
+    person: PersonDoc
+    manager_employee_id: int | None = None
+    depth: int
+
+
+class OdooLinkDoc(Doc):
+    user_id: int | None = None
+    employee_id: int | None = None
+    manager_employee_id: int | None = None
+    linked_by: Literal["USER_ID", "EMAIL", "NONE"]
+
+
+class HierarchyDoc(Doc):
+    manager: PersonDoc | None = None
+    direct_reports: list[PersonDoc] = []
+    subordinates: list[PersonDoc] = []
+    is_manager: bool = False
+    reports_count: int = 0
+
+
+class UserProfileDoc(Doc):
+    """One per Odoo user (``share = false``), archived users included."""
+
+    id: str = Field(alias="_id")
+    email: str
+    email_key: str | None = None  # trimmed, lower-cased: what tokens are matched against
+    name: str
+    active: bool
+    odoo: OdooLinkDoc
+    hierarchy: HierarchyDoc
+    org_chart: list[OrgNodeDoc] = []  # the user's subtree, themself first (depth 0)
+    pos: int = 0
+
+
+USER_PROFILES = "user_profiles"
+USER_PROFILE_INDEXES = [IndexModel([("email_key", ASCENDING)], name="email_key")]
+
+
+# ------------------------------------------------------------------- user_access_matrix
+class AccessDoc(Doc):
+    """Per user: whose opportunities they see (self + transitive subordinates) and which
+    profiles they may read (self, subordinates, managers above)."""
+
+    id: str = Field(alias="_id")
+    email_key: str | None = None
+    active: bool = True
+    visible_user_ids: list[str]
+    readable_profile_ids: list[str]
+    manager_ids: list[str] = []  # users above, nearest first
+    subordinate_ids: list[str] = []  # users below
+    direct_report_count: int = 0
+    refreshed_at: datetime
+    pos: int = 0
+
+
+USER_ACCESS = "user_access_matrix"
+USER_ACCESS_INDEXES = [IndexModel([("email_key", ASCENDING)], name="email_key")]
+
+
+# ---------------------------------------------------------------------- opportunity_view
+class StageDoc(Doc):
+    id: str
+    odoo_id: int
+    name: str
+    sequence: int
+    is_won: bool
+
+
+class SalespersonDoc(Doc):
+    id: str
+    name: str
+    email: str | None = None
+
+
+class AccountDoc(Doc):
+    odoo_id: int
+    name: str
+
+
+class TeamDoc(Doc):
+    odoo_id: int
+    name: str
+
+
+class OpportunityDoc(Doc):
+    """One per ``crm.lead`` of type opportunity, everything a list or detail view shows."""
+
+    id: str = Field(alias="_id")
+    odoo_id: int
+    name: str
+    name_key: str  # lower-cased name + account, for search
+    status: Literal["OPEN", "WON", "LOST", "ARCHIVED"]
+    expected_revenue: float
+    probability: float
+    weighted_revenue: float
+    stage: StageDoc | None = None
+    salesperson_id: str | None = None
+    salesperson: SalespersonDoc | None = None
+    account: AccountDoc | None = None
+    team: TeamDoc | None = None
+    deadline: str | None = None  # YYYY-MM-DD
+    closed_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    visible_to: list[str]  # user ids who see it; admins see everything
+    pos: int = 0
+
+
+OPPORTUNITIES = "opportunity_view"
+OPPORTUNITY_INDEXES = [
+    IndexModel([("visible_to", ASCENDING), ("updated_at", DESCENDING)], name="visible_updated"),
+    IndexModel(
+        [("visible_to", ASCENDING), ("expected_revenue", DESCENDING)], name="visible_revenue"
+    ),
+    IndexModel([("updated_at", DESCENDING)], name="updated"),
+    IndexModel([("salesperson_id", ASCENDING)], name="salesperson"),
+    IndexModel([("stage.odoo_id", ASCENDING)], name="stage"),
+    IndexModel([("status", ASCENDING)], name="status"),
+]
+
+
+class StageListDoc(Doc):
+    """Stages, for the ``stages`` query and the pre-joins."""
+
+    id: str = Field(alias="_id")
+    odoo_id: int
+    name: str
+    sequence: int
+    is_won: bool
+    fold: bool = False
+    pos: int = 0
+
+
+STAGES = "stage_view"
+
+
+# --------------------------------------------------------------------- dashboard_metrics
+class MetricsDoc(Doc):
+    total_count: int = 0
+    open_count: int = 0
+    won_count: int = 0
+    lost_count: int = 0
+    pipeline_value: float = 0.0
+    weighted_pipeline_value: float = 0.0
+    won_value: float = 0.0
+    win_rate: float | None = None
+    average_deal_size: float | None = None
+
+
+class StageMetricsDoc(Doc):
+    stage: StageDoc
+    count: int
+    value: float
+
+
+class SalespersonMetricsDoc(Doc):
+    salesperson_id: str
+    metrics: MetricsDoc
+
+
+class DashboardDoc(Doc):
+    """Per viewer (``_id`` = user id), plus one shared ``__all__`` document for admins."""
+
+    id: str = Field(alias="_id")
+    scope: Literal["OWN", "TEAM", "ALL"]
+    metrics: MetricsDoc
+    by_stage: list[StageMetricsDoc] = []
+    team: list[SalespersonMetricsDoc] = []
+    as_of: int  # the event-store position this dashboard reflects
+    updated_at: datetime
+
+
+DASHBOARDS = "dashboard_metrics"
+
+
+def dashboard_channel(viewer_id: str) -> str:
+    """Broadcast channel announcing a change of one viewer's dashboard values."""
+    return f"dashboard:{viewer_id}"
+
+
+def opportunity_channel(viewer_id: str) -> str:
+    """Broadcast channel announcing changes to opportunities one viewer can see (or could)."""
+    return f"opportunities:{viewer_id}"
+
