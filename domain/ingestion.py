@@ -74,6 +74,10 @@ class SnapshotStore(Protocol):
         """Record new latest snapshots and keep the raw versions (write-once)."""
         ...
 
+    async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
+        """(odoo id, content hash) of every version ever received for these records."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:

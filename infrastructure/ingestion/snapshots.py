@@ -99,6 +99,14 @@ class MongoSnapshotStore:
                 ordered=False,
             )
 
+    async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
+        if not ids:
+            return set()
+        cursor = self._raw.find(
+            {"model": model, "odoo_id": {"$in": list(ids)}}, {"odoo_id": 1, "hash": 1}
+        )
+        return {(int(doc["odoo_id"]), doc["hash"]) async for doc in cursor}
+
     async def raw_versions(self, model: str, odoo_id: int) -> list[dict[str, Any]]:
         cursor = self._raw.find({"model": model, "odoo_id": odoo_id}).sort("received_at", 1)
         return [doc async for doc in cursor]
@@ -117,6 +125,11 @@ class InMemorySnapshotStore:
 
     async def all_live(self, model: str) -> list[Snapshot]:
         return [s for (m, _), s in self.snapshots.items() if m == model and not s.deleted]
+
+    async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
+        wanted = set(ids)
+        return {(r.odoo_id, r.content_hash) for r in self.raw.values()
+                if r.model == model and r.odoo_id in wanted}  # fmt: skip
 
     async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
         for r in raw:
