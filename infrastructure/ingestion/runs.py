@@ -60,12 +60,19 @@ class MongoSyncRunRepository:
     async def ensure_indexes(self) -> None:
         await self._runs.create_index([("started_at", DESCENDING)], name="started_at")
 
+    def _expiry(self) -> int:
+        # Epoch milliseconds, not a BSON date: nx-27017 turns a date written by ``$set`` into
+        # a string, which would then never compare as expired. Numbers behave the same in
+        # MongoDB and nx-27017.
+        return int((datetime.now(UTC) + self._lease).timestamp() * 1000)
+
     async def try_start(self, run: SyncRun) -> bool:
         now = datetime.now(UTC)
+        now_ms = int(now.timestamp() * 1000)
         try:
             lock = await self._state.find_one_and_update(
-                {"_id": "lock", "$or": [{"run_id": None}, {"expires": {"$lt": now}}]},
-                {"$set": {"run_id": run.id, "expires": now + self._lease}},
+                {"_id": "lock", "$or": [{"run_id": None}, {"expires": {"$lt": now_ms}}]},
+                {"$set": {"run_id": run.id, "expires": self._expiry()}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
@@ -73,18 +80,21 @@ class MongoSyncRunRepository:
             return False
         if lock is None or lock.get("run_id") != run.id:  # nx-27017 answers None instead
             return False
-        stale = {"status": SyncStatus.RUNNING.value, "_id": {"$ne": run.id}}
-        await self._runs.update_many(
-            stale, {"$set": {"status": SyncStatus.FAILED.value, "finished_at": now,
-                             "error": "interrupted: the process running it stopped"}},
-        )  # fmt: skip
+        # Runs left RUNNING by a process that died are marked failed (whole-document
+        # replaces: see _expiry on why dates are never written with $set).
+        async for doc in self._runs.find({"status": SyncStatus.RUNNING.value}):
+            if doc["_id"] == run.id:
+                continue
+            stale = run_from_doc(doc)
+            stale.status, stale.finished_at = SyncStatus.FAILED, now
+            stale.error = "interrupted: the process running it stopped"
+            await self._runs.replace_one({"_id": stale.id}, run_to_doc(stale))
         await self._runs.insert_one(run_to_doc(run))
         return True
 
     async def heartbeat(self, run: SyncRun) -> None:
-        now = datetime.now(UTC)
         await self._state.update_one(
-            {"_id": "lock", "run_id": run.id}, {"$set": {"expires": now + self._lease}}
+            {"_id": "lock", "run_id": run.id}, {"$set": {"expires": self._expiry()}}
         )
         await self._runs.replace_one({"_id": run.id}, run_to_doc(run))
 

@@ -8,8 +8,9 @@ accepting and remembering the signature are one atomic write.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -18,7 +19,13 @@ from pymongo.errors import DuplicateKeyError
 
 INBOX = "webhook_inbox"
 PENDING, PROCESSING, DONE = "pending", "processing", "done"
-CLAIM_LEASE = timedelta(seconds=120)
+CLAIM_LEASE_MS = 120_000
+
+
+def now_ms() -> int:
+    """Epoch milliseconds. ``due`` is a number, not a BSON date: nx-27017 stores a date
+    written by ``$set`` as a string, which then never compares as due."""
+    return int(time.time() * 1000)
 
 
 class ReplayedDelivery(Exception):
@@ -45,10 +52,9 @@ class WebhookInbox:
     async def accept(
         self, delivery_id: str, model: str, odoo_id: int, body: dict[str, Any], signed: bool
     ) -> None:
-        now = datetime.now(UTC)
         doc = {
             "_id": delivery_id, "model": model, "odoo_id": odoo_id, "body": body,
-            "signed": signed, "received_at": now, "status": PENDING, "due": now,
+            "signed": signed, "received_at": datetime.now(UTC), "status": PENDING, "due": now_ms(),
             "attempts": 0, "last_error": None,
         }  # fmt: skip
         try:
@@ -58,10 +64,10 @@ class WebhookInbox:
 
     async def claim(self) -> InboxEntry | None:
         """Take the oldest due delivery (or one whose claimant died) for processing."""
-        now = datetime.now(UTC)
+        now = now_ms()
         doc = await self._inbox.find_one_and_update(
             {"status": {"$in": [PENDING, PROCESSING]}, "due": {"$lte": now}},
-            {"$set": {"status": PROCESSING, "due": now + CLAIM_LEASE}},
+            {"$set": {"status": PROCESSING, "due": now + CLAIM_LEASE_MS}},
             sort=[("due", ASCENDING)],
             return_document=ReturnDocument.AFTER,
         )
@@ -72,7 +78,7 @@ class WebhookInbox:
     async def done(self, entry: InboxEntry, result: dict[str, Any]) -> None:
         await self._inbox.update_one(
             {"_id": entry.id},
-            {"$set": {"status": DONE, "processed_at": datetime.now(UTC), "result": result,
+            {"$set": {"status": DONE, "processed_at_ms": now_ms(), "result": result,
                       "last_error": None}},
         )  # fmt: skip
 
@@ -80,7 +86,7 @@ class WebhookInbox:
         await self._inbox.update_one(
             {"_id": entry.id},
             {"$set": {"status": PENDING, "last_error": error,
-                      "due": datetime.now(UTC) + timedelta(seconds=delay)},
+                      "due": now_ms() + int(delay * 1000)},
              "$inc": {"attempts": 1}},
         )  # fmt: skip
 
