@@ -36,8 +36,8 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(target: tuple[FakeOdoo, str], mongo_db: Any) -> AsyncIterator[Stack]:
-    fake, protocol = target
+async def stack(request: pytest.FixtureRequest, mongo_db: Any) -> AsyncIterator[Stack]:
+    fake, protocol = request.getfixturevalue("target")
     client = OdooClient(fake.url, fake.db, fake.login, fake.api_key, protocol=protocol,
                         backoff_base=0.01, backoff_max=0.05, timeout=5)  # fmt: skip
     events, snapshots, runs = (
