@@ -36,8 +36,11 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(request: pytest.FixtureRequest, mongo_db: Any) -> AsyncIterator[Stack]:
-    fake, protocol = request.getfixturevalue("target")
+async def stack(
+    target: tuple[FakeOdoo, str],  # noqa: F811  (the imported fixture, by name)
+    mongo_db: Any,
+) -> AsyncIterator[Stack]:
+    fake, protocol = target
     client = OdooClient(fake.url, fake.db, fake.login, fake.api_key, protocol=protocol,
                         backoff_base=0.01, backoff_max=0.05, timeout=5)  # fmt: skip
     events, snapshots, runs = (
