@@ -14,7 +14,7 @@ the snapshot that won.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -100,18 +100,31 @@ class IngestStats:
     rejections: list[Rejection] = field(default_factory=list)
 
     def add(self, other: IngestStats) -> None:
-        for name in ("fetched", "created", "updated", "unchanged", "archived", "deleted",
-                     "rejected", "events_appended"):  # fmt: skip
+        for name in (
+            "fetched",
+            "created",
+            "updated",
+            "unchanged",
+            "archived",
+            "deleted",
+            "rejected",
+            "events_appended",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.last_position = max(self.last_position, other.last_position)
         self.rejections.extend(other.rejections)
 
     def as_dict(self) -> dict[str, int]:
         return {
-            "fetched": self.fetched, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "archived": self.archived, "deleted": self.deleted,
-            "rejected": self.rejected, "eventsAppended": self.events_appended,
-        }  # fmt: skip
+            "fetched": self.fetched,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "archived": self.archived,
+            "deleted": self.deleted,
+            "rejected": self.rejected,
+            "eventsAppended": self.events_appended,
+        }
 
 
 class Clock(Protocol):
@@ -128,10 +141,18 @@ class _Candidate:
 
 
 class Ingestor:
-    def __init__(self, events: EventStore, snapshots: SnapshotStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        events: EventStore,
+        snapshots: SnapshotStore,
+        clock: Clock,
+        after_append: Callable[[], None] | None = None,
+    ) -> None:
         self._events = events
         self._snapshots = snapshots
         self._clock = clock
+        # Called once events were appended (the app wakes its projection runner with it).
+        self._after_append = after_append or (lambda: None)
 
     async def won_stage_ids(self) -> set[int]:
         stages = await self._snapshots.all_live(STAGE)
@@ -164,8 +185,9 @@ class Ingestor:
             candidates[odoo_id] = _Candidate(odoo_id, record, record_hash(record), row, write_date)
         if model == "crm.lead" and won_stage_ids is None:
             won_stage_ids = await self.won_stage_ids()
-        await self._apply(model, list(candidates.values()), stats, source, correlation_id,
-                          won_stage_ids)  # fmt: skip
+        await self._apply(
+            model, list(candidates.values()), stats, source, correlation_id, won_stage_ids
+        )
         return stats
 
     async def ingest_deletions(
@@ -186,8 +208,14 @@ class Ingestor:
         model = canonical_model(model)
         stats = IngestStats()
         if odoo_id in await self._snapshots.live_ids(model):
-            await self._apply(model, [_Candidate(odoo_id, None, "deleted", None, None)], stats,
-                              source, correlation_id, None)  # fmt: skip
+            await self._apply(
+                model,
+                [_Candidate(odoo_id, None, "deleted", None, None)],
+                stats,
+                source,
+                correlation_id,
+                None,
+            )
         return stats
 
     async def _apply(
@@ -217,22 +245,30 @@ class Ingestor:
                     continue
                 previous_record = prev.record if prev is not None else None
                 events = detect_changes(
-                    model, previous_record, cand.record, source=source,
-                    correlation_id=correlation_id, occurred_at=now, won_stage_ids=won_stage_ids,
-                )  # fmt: skip
+                    model,
+                    previous_record,
+                    cand.record,
+                    source=source,
+                    correlation_id=correlation_id,
+                    occurred_at=now,
+                    won_stage_ids=won_stage_ids,
+                )
                 version = prev.stream_version if prev is not None else 0
                 if not events:  # content differs only where no event is defined
                     snapshots.append(self._snapshot(model, cand, version, now))
                     continue
                 requests.append(
                     AppendRequest(
-                        stream_for(model, cand.odoo_id), events,
+                        stream_for(model, cand.odoo_id),
+                        events,
                         version if prev is not None else ExpectedVersion.NO_STREAM,
                         idempotency_key=f"{model}:{cand.odoo_id}:{version}:{cand.content_hash}",
                     )
-                )  # fmt: skip
+                )
                 planned.append((cand, prev))
             outcomes = await self._events.append_batch(requests) if requests else []
+            if requests:
+                self._after_append()
             retry: list[_Candidate] = []
             for (cand, prev), request, outcome in zip(planned, requests, outcomes, strict=True):
                 if isinstance(outcome, ConcurrencyError):
@@ -241,8 +277,11 @@ class Ingestor:
                 assert isinstance(outcome, AppendResult)
                 snapshots.append(self._snapshot(model, cand, outcome.last_version, now))
                 if cand.raw is not None:
-                    raws.append(RawVersion(model, cand.odoo_id, cand.content_hash, dict(cand.raw),
-                                           now, source))  # fmt: skip
+                    raws.append(
+                        RawVersion(
+                            model, cand.odoo_id, cand.content_hash, dict(cand.raw), now, source
+                        )
+                    )
                 if not outcome.duplicate:
                     stats.events_appended += len(request.events)
                     stats.last_position = max(stats.last_position, outcome.last_position)
@@ -254,8 +293,9 @@ class Ingestor:
 
     @staticmethod
     def _snapshot(model: str, cand: _Candidate, version: int, now: datetime) -> Snapshot:
-        return Snapshot(model, cand.odoo_id, cand.content_hash, cand.record, version, now,
-                        cand.write_date)  # fmt: skip
+        return Snapshot(
+            model, cand.odoo_id, cand.content_hash, cand.record, version, now, cand.write_date
+        )
 
     @staticmethod
     def _count(

@@ -124,8 +124,9 @@ class SyncHandler:
         self._models = tuple(models)
 
     async def __call__(self, command: SyncOdoo, progress: Progress | None = None) -> SyncRun:
-        run = SyncRun(new_id(), command.mode, command.trigger, SyncStatus.RUNNING,
-                      self._clock.now())  # fmt: skip
+        run = SyncRun(
+            new_id(), command.mode, command.trigger, SyncStatus.RUNNING, self._clock.now()
+        )
         if not await self._runs.try_start(run):
             raise SyncAlreadyRunning
         try:
@@ -141,8 +142,12 @@ class SyncHandler:
         except Exception as err:
             run.status = SyncStatus.FAILED
             run.error = describe_failure(err)
-            log.error("sync %s failed: %s", run.id, run.error, exc_info=not isinstance(
-                err, PulseError | OdooError))  # fmt: skip
+            log.error(
+                "sync %s failed: %s",
+                run.id,
+                run.error,
+                exc_info=not isinstance(err, PulseError | OdooError),
+            )
         finally:
             run.finished_at = self._clock.now()
             await self._runs.finish(run)
@@ -167,8 +172,9 @@ class SyncHandler:
         done = 0
         greatest = cursors.get(model)
         source = f"sync:{run.mode.value.lower()}"
-        async for page in self._odoo.iter_search_read(model, domain, fields, order,
-                                                      self._page_size):  # fmt: skip
+        async for page in self._odoo.iter_search_read(
+            model, domain, fields, order, self._page_size
+        ):
             stats = await self._ingestor.ingest_rows(
                 model, page, source=source, correlation_id=run.id, won_stage_ids=won_stages
             )

@@ -8,6 +8,7 @@ the Starlette lifespan or by a CLI command, and closed by the same owner.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from domain.ingestion import Ingestor
 from domain.odoo_gateway import OdooGateway
 from domain.sync import SyncHandler
 from domain.upcasting import UpcasterRegistry
+from infrastructure.broadcast import ChannelHub, create_hub
 from infrastructure.eventstore.mongo import MongoEventStore
 from infrastructure.ingestion.runs import MongoSyncRunRepository
 from infrastructure.ingestion.snapshots import MongoSnapshotStore
@@ -28,6 +30,8 @@ from infrastructure.mongo.client import create_client
 from infrastructure.mongo.embedded import EmbeddedStore
 from infrastructure.settings import Settings
 from infrastructure.webhooks.inbox import WebhookInbox
+from projections.catalog import PROJECTIONS
+from projections.framework import Notification, ProjectionRunner
 
 log = logging.getLogger("pulse.bootstrap")
 
@@ -91,6 +95,8 @@ class Container:
     sync_runs: MongoSyncRunRepository
     ingestor: Ingestor
     inbox: WebhookInbox
+    hub: ChannelHub
+    runner: ProjectionRunner
     odoo: OdooGateway | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +111,15 @@ class Container:
             return True
         except Exception:  # any failure means "not reachable" for readiness
             return False
+
+    async def start_background(self) -> None:
+        """Connect the broadcast hub and start the projection runner (serve, worker)."""
+        await self.hub.connect()
+        await self.runner.start()
+
+    async def stop_background(self) -> None:
+        await self.runner.stop()
+        await self.hub.disconnect()
 
     async def aclose(self) -> None:
         closer = getattr(self.odoo, "aclose", None)
@@ -132,8 +147,25 @@ async def open_container(
     inbox = WebhookInbox(db)
     for part in (event_store, snapshots, runs, inbox):
         await part.ensure_indexes()
-    ingestor = Ingestor(event_store, snapshots, SystemClock())
+    hub = create_hub(settings.redis_url)
+
+    async def publish(notifications: Sequence[Notification]) -> None:
+        for note in notifications:
+            await hub.publish(note.channel, dict(note.payload))
+
+    runner = ProjectionRunner(db, event_store, PROJECTIONS, publish=publish)
+    ingestor = Ingestor(event_store, snapshots, SystemClock(), after_append=runner.notify)
     return Container(
-        settings, store, client, db, event_store, snapshots, runs, ingestor, inbox,
+        settings,
+        store,
+        client,
+        db,
+        event_store,
+        snapshots,
+        runs,
+        ingestor,
+        inbox,
+        hub,
+        runner,
         odoo=odoo if odoo is not None else build_odoo_client(settings),
-    )  # fmt: skip
+    )

@@ -23,8 +23,14 @@ log = logging.getLogger("pulse.cli")
 
 def _secret_values(settings: Settings) -> list[str]:
     values = []
-    for name in ("mongodb_url", "redis_url", "odoo_api_key", "webhook_token", "webhook_secret",
-                 "jwt_secret"):  # fmt: skip
+    for name in (
+        "mongodb_url",
+        "redis_url",
+        "odoo_api_key",
+        "webhook_token",
+        "webhook_secret",
+        "jwt_secret",
+    ):
         secret = getattr(settings, name)
         if secret is not None:
             values.append(secret.get_secret_value())
@@ -51,9 +57,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     store = StoreHandle.resolve(settings)
     try:
         config = uvicorn.Config(
-            create_app(settings, store), host=host, port=port, log_config=None,
-            lifespan="on", ws="websockets-sansio", timeout_graceful_shutdown=10,
-        )  # fmt: skip
+            create_app(settings, store),
+            host=host,
+            port=port,
+            log_config=None,
+            lifespan="on",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=10,
+        )
         server = uvicorn.Server(config)
         log.info("Pulse serving on http://%s:%s", host, port)
         asyncio.run(server.serve())
@@ -137,9 +148,18 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             with path.open("w") as out:
                 for snap in snapshots:
                     record = snap.record.to_dict() if snap.record is not None else None
-                    out.write(json.dumps({"model": snap.model, "odoo_id": snap.odoo_id,
-                                          "hash": snap.content_hash, "version": snap.stream_version,
-                                          "record": record}) + "\n")  # fmt: skip
+                    out.write(
+                        json.dumps(
+                            {
+                                "model": snap.model,
+                                "odoo_id": snap.odoo_id,
+                                "hash": snap.content_hash,
+                                "version": snap.stream_version,
+                                "record": record,
+                            }
+                        )
+                        + "\n"
+                    )
             return str(path)
 
         with source.open(encoding="utf-8", errors="replace") as lines:
@@ -167,6 +187,113 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return _run_with_container(settings, body)
 
 
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Projection worker + sync scheduler + webhook inbox drainer, without HTTP."""
+    from domain.webhooks import WebhookProcessor
+    from infrastructure.scheduler import SyncScheduler
+    from infrastructure.webhooks.processor import InboxDrainer
+
+    async def body(container: Container) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await container.start_background()
+        workers: list[InboxDrainer | SyncScheduler] = []
+        if container.odoo is not None:
+            processor = WebhookProcessor(container.odoo, container.ingestor)
+            workers = [
+                InboxDrainer(container.inbox, processor),
+                SyncScheduler(container.sync_handler(), settings.sync_interval),
+            ]
+        for worker in workers:
+            worker.start()
+        log.info("pulse worker running: projections %s", ", ".join(container.runner.names))
+        try:
+            await stop.wait()
+        finally:
+            for worker in workers:
+                await worker.stop()
+            await container.stop_background()
+        return 0
+
+    return _run_with_container(settings, body)
+
+
+def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from infrastructure.progress import ProgressBar
+    from projections.catalog import PROJECTION_NAMES
+    from projections.framework import RebuildInProgress, RebuildProgress
+
+    unknown = [n for n in args.names if n not in PROJECTION_NAMES]
+    if unknown:
+        print(
+            f"pulse rebuild: unknown projection(s): {', '.join(unknown)}; "
+            f"known: {', '.join(PROJECTION_NAMES)}",
+            file=sys.stderr,
+        )
+        return 2
+    names = args.names or list(PROJECTION_NAMES)
+    bar = ProgressBar()
+
+    def progress(p: RebuildProgress) -> None:
+        eta = f"ETA {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
+        bar.update(p.name, p.done, p.total, f"{p.events_per_second:,.0f} ev/s {eta}".strip())
+
+    async def body(container: Container) -> int:
+        try:
+            statuses = await container.runner.rebuild(names, progress)
+        except RebuildInProgress as err:
+            print(f"pulse rebuild: already rebuilding elsewhere: {err}", file=sys.stderr)
+            return 3
+        finally:
+            bar.close()
+        for status in statuses:
+            print(f"{status.name}: {status.state.value} at position {status.position}")
+        return 0
+
+    return _run_with_container(settings, body)
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from projections.check import check
+
+    async def body(container: Container) -> int:
+        report = await check(container.db, container.event_store)
+        print(f"checked {report.compared} documents against {report.events} events")
+        for line in report.differences:
+            print(f"  {line}")
+        print("no differences" if report.clean else f"{len(report.differences)} difference(s)")
+        return 0 if report.clean else 1
+
+    return _run_with_container(settings, body)
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from infrastructure.auth import mint_token
+
+    if settings.jwt_secret is None:
+        print(
+            "pulse token: set PULSE_JWT_SECRET (at least 32 bytes) to mint tokens", file=sys.stderr
+        )
+        return 2
+    try:
+        token = mint_token(
+            args.email, secret=settings.jwt_secret, admin=args.admin, ttl_seconds=args.ttl
+        )
+    except ValueError as err:
+        print(f"pulse token: {err}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def cmd_odoo_fake(settings: Settings, args: argparse.Namespace) -> int:
+    from infrastructure.odoo_fake.runner import main as odoo_fake_main
+
+    return odoo_fake_main(args.fake_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pulse",
@@ -174,16 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Settings come from PULSE_* environment variables (see README).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = sub.add_parser("serve", help="run the API (embedded store when PULSE_MONGODB_URL "
-                           "is unset)")  # fmt: skip
+    serve = sub.add_parser(
+        "serve", help="run the API (embedded store when PULSE_MONGODB_URL is unset)"
+    )
     serve.add_argument("--host", help="listen address (default PULSE_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default PULSE_PORT, 8000)")
     serve.set_defaults(handler=cmd_serve)
     sync = sub.add_parser(
         "sync", help="one sync run from Odoo (incremental unless --full), with a progress bar"
     )
-    sync.add_argument("--full", action="store_true", help="read every record and detect "
-                      "deletions instead of reading changes since the last run")  # fmt: skip
+    sync.add_argument(
+        "--full",
+        action="store_true",
+        help="read every record and detect deletions instead of reading changes since the last run",
+    )
     sync.set_defaults(handler=cmd_sync)
     imp = sub.add_parser(
         "import", help="import a JSON Lines dump of raw Odoo records; accounts for every line"
@@ -191,11 +322,40 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help='one {"model": ..., "record": {...}} per line')
     imp.add_argument("--report", help="also write every line's outcome as JSON Lines here")
     imp.set_defaults(handler=cmd_import)
+    worker = sub.add_parser(
+        "worker", help="projection worker, sync scheduler and webhook inbox, without HTTP"
+    )
+    worker.set_defaults(handler=cmd_worker)
+    rebuild = sub.add_parser(
+        "rebuild", help="rebuild projections into shadow collections, then switch over"
+    )
+    rebuild.add_argument("names", nargs="*", help="projections to rebuild (default: all)")
+    rebuild.set_defaults(handler=cmd_rebuild)
+    chk = sub.add_parser(
+        "check", help="recompute every read model from the events and report differences"
+    )
+    chk.set_defaults(handler=cmd_check)
+    token = sub.add_parser("token", help="mint a development token (HS256, PULSE_JWT_SECRET)")
+    token.add_argument("email")
+    token.add_argument("--admin", action="store_true", help="add the admin role")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    token.set_defaults(handler=cmd_token)
+    fake = sub.add_parser(
+        "odoo-fake",
+        help="serve the built-in Odoo with the demo company (for trying Pulse)",
+        add_help=False,
+    )
+    fake.set_defaults(handler=cmd_odoo_fake, fake_args=[])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "odoo-fake":
+        args.fake_args = extra  # its own options: pulse odoo-fake --help lists them
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = load_settings()
     except ValidationError as err:

@@ -41,3 +41,4 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root.setLevel(level.upper())
     # PyMongo's own DEBUG/INFO chatter is noise at our INFO level.
     logging.getLogger("pymongo").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Odoo request

@@ -19,6 +19,7 @@ class ProgressBar:
         self._interval = interval
         self._label: str | None = None
         self._started = time.monotonic()
+        self._phase_end = self._started
         self._last_print = 0.0
 
     def update(self, label: str, done: int, total: int | None, extra: str = "") -> None:
@@ -26,7 +27,10 @@ class ProgressBar:
         if label != self._label:
             if self._label is not None and self._tty:
                 self._out.write("\n")
-            self._label, self._started, self._last_print = label, now, 0.0
+            # The phase began when the previous one ended (or when the bar was made), not
+            # at its first report, which only comes after its first page of work.
+            self._label, self._started, self._last_print = label, self._phase_end, 0.0
+        self._phase_end = now
         finished = total is not None and done >= total
         if not self._tty and not finished and now - self._last_print < self._interval:
             return

@@ -65,7 +65,7 @@ class UserProfileDoc(Doc):
     odoo: OdooLinkDoc
     hierarchy: HierarchyDoc
     org_chart: list[OrgNodeDoc] = []  # the user's subtree, themself first (depth 0)
-    pos: int = 0
+    pos: int = Field(0, alias="_pos")
 
 
 USER_PROFILES = "user_profiles"
@@ -82,11 +82,11 @@ class AccessDoc(Doc):
     active: bool = True
     visible_user_ids: list[str]
     readable_profile_ids: list[str]
-    manager_ids: list[str] = []  # users above, nearest first
+    manager_ids: list[str] = []  # users above (by id)
     subordinate_ids: list[str] = []  # users below
     direct_report_count: int = 0
     refreshed_at: datetime
-    pos: int = 0
+    pos: int = Field(0, alias="_pos")
 
 
 USER_ACCESS = "user_access_matrix"
@@ -139,7 +139,7 @@ class OpportunityDoc(Doc):
     created_at: datetime
     updated_at: datetime
     visible_to: list[str]  # user ids who see it; admins see everything
-    pos: int = 0
+    pos: int = Field(0, alias="_pos")
 
 
 OPPORTUNITIES = "opportunity_view"
@@ -164,7 +164,7 @@ class StageListDoc(Doc):
     sequence: int
     is_won: bool
     fold: bool = False
-    pos: int = 0
+    pos: int = Field(0, alias="_pos")
 
 
 STAGES = "stage_view"
@@ -217,4 +217,3 @@ def dashboard_channel(viewer_id: str) -> str:
 def opportunity_channel(viewer_id: str) -> str:
     """Broadcast channel announcing changes to opportunities one viewer can see (or could)."""
     return f"opportunities:{viewer_id}"
-

@@ -20,8 +20,17 @@ from domain.sync import SyncMode, SyncRun, SyncStatus
 RUNS = "sync_runs"
 STATE = "sync_state"
 LEASE = timedelta(seconds=60)
-STAT_FIELDS = ("fetched", "created", "updated", "unchanged", "archived", "deleted", "rejected",
-               "events_appended", "last_position")  # fmt: skip
+STAT_FIELDS = (
+    "fetched",
+    "created",
+    "updated",
+    "unchanged",
+    "archived",
+    "deleted",
+    "rejected",
+    "events_appended",
+    "last_position",
+)
 
 
 def run_to_doc(run: SyncRun) -> dict[str, Any]:
@@ -44,11 +53,16 @@ def run_from_doc(doc: dict[str, Any]) -> SyncRun:
         if name in STAT_FIELDS:
             setattr(stats, name, int(value))
     return SyncRun(
-        id=doc["_id"], mode=SyncMode(doc["mode"]), trigger=doc["trigger"],
-        status=SyncStatus(doc["status"]), started_at=doc["started_at"],
-        finished_at=doc.get("finished_at"), stats=stats, error=doc.get("error"),
+        id=doc["_id"],
+        mode=SyncMode(doc["mode"]),
+        trigger=doc["trigger"],
+        status=SyncStatus(doc["status"]),
+        started_at=doc["started_at"],
+        finished_at=doc.get("finished_at"),
+        stats=stats,
+        error=doc.get("error"),
         cursors=dict(doc.get("cursors") or {}),
-    )  # fmt: skip
+    )
 
 
 class MongoSyncRunRepository:
@@ -109,8 +123,9 @@ class MongoSyncRunRepository:
         return dict(doc["values"]) if doc else {}
 
     async def set_cursors(self, cursors: dict[str, str]) -> None:
-        await self._state.replace_one({"_id": "cursors"}, {"_id": "cursors", "values": cursors},
-                                      upsert=True)  # fmt: skip
+        await self._state.replace_one(
+            {"_id": "cursors"}, {"_id": "cursors", "values": cursors}, upsert=True
+        )
 
     async def recent(self, last: int) -> list[SyncRun]:
         cursor = self._runs.find({}).sort("started_at", DESCENDING).limit(max(last, 0))

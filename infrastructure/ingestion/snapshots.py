@@ -40,8 +40,15 @@ def _from_doc(doc: dict[str, Any]) -> Snapshot:
     model = doc["model"]
     data = doc.get("record")
     record = RECORD_TYPE_BY_MODEL[model].from_dict(data) if data else None
-    return Snapshot(model, int(doc["odoo_id"]), doc["hash"], record, int(doc["version"]),
-                    doc["received_at"], doc.get("write_date"))  # fmt: skip
+    return Snapshot(
+        model,
+        int(doc["odoo_id"]),
+        doc["hash"],
+        record,
+        int(doc["version"]),
+        doc["received_at"],
+        doc.get("write_date"),
+    )
 
 
 class MongoSnapshotStore:
@@ -82,11 +89,17 @@ class MongoSnapshotStore:
     async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
         if raw:
             docs = [
-                {"_id": f"{r.model}:{r.odoo_id}:{r.content_hash}", "model": r.model,
-                 "odoo_id": r.odoo_id, "hash": r.content_hash, "raw": dict(r.raw),
-                 "received_at": r.received_at, "source": r.source}
+                {
+                    "_id": f"{r.model}:{r.odoo_id}:{r.content_hash}",
+                    "model": r.model,
+                    "odoo_id": r.odoo_id,
+                    "hash": r.content_hash,
+                    "raw": dict(r.raw),
+                    "received_at": r.received_at,
+                    "source": r.source,
+                }
                 for r in raw
-            ]  # fmt: skip
+            ]
             try:
                 await self._raw.insert_many(docs, ordered=False)
             except BulkWriteError as err:
@@ -128,8 +141,11 @@ class InMemorySnapshotStore:
 
     async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
         wanted = set(ids)
-        return {(r.odoo_id, r.content_hash) for r in self.raw.values()
-                if r.model == model and r.odoo_id in wanted}  # fmt: skip
+        return {
+            (r.odoo_id, r.content_hash)
+            for r in self.raw.values()
+            if r.model == model and r.odoo_id in wanted
+        }
 
     async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
         for r in raw:

@@ -207,17 +207,33 @@ class EmbeddedStore:
             chosen = port if (port is not None and attempt == 0) else free_port()
             self.store_dir.mkdir(exist_ok=True)
             args = [
-                sys.executable, "-m", "infrastructure.mongo.nx_runner", str(self.clients_dir),
-                "--data-dir", str(self.store_dir), "--host", "127.0.0.1", "--port", str(chosen),
-                "--log-file", str(self.log_file), "--pid-file", str(self.pid_file),
-            ]  # fmt: skip
+                sys.executable,
+                "-m",
+                "infrastructure.mongo.nx_runner",
+                str(self.clients_dir),
+                "--data-dir",
+                str(self.store_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(chosen),
+                "--log-file",
+                str(self.log_file),
+                "--pid-file",
+                str(self.pid_file),
+            ]
             with open(self.out_file, "ab") as out:
                 # A new session: Ctrl-C in a terminal must reach Pulse, which then stops the
                 # store itself after draining, not kill the store under a running server.
                 proc = subprocess.Popen(
-                    args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True, cwd=str(self.data_dir), env=self._child_env(),
-                )  # fmt: skip
+                    args,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=str(self.data_dir),
+                    env=self._child_env(),
+                )
             url = url_for(chosen)
             deadline = time.monotonic() + self.startup_timeout
             while time.monotonic() < deadline:

@@ -1,0 +1,266 @@
+"""``dashboard_metrics``: per viewer, the numbers of PRODUCT.md §3, updated incrementally.
+
+State in memory: each opportunity's ``Contribution``, one ``DashboardState`` per salesperson
+(what their deals add up to), one per viewer and one shared admin state. A change to one
+opportunity touches only the viewers who see it (its salesperson and the users above them,
+``viewer_deltas``) plus the admin state. An org change recomputes exactly the viewers whose
+access changed, by merging the per-salesperson states of their new visible set; that is done
+*before* the next opportunity change is applied, so every delta lands on a state that matches
+the chart in force. Only viewers whose rendered values changed are notified.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.access import Viewer, visible_viewers_of
+from domain.events import RecordedEvent
+from domain.metrics import (
+    Aggregate,
+    Contribution,
+    DashboardData,
+    DashboardState,
+    Metrics,
+    contribution_of,
+    dashboard_scope,
+    viewer_deltas,
+)
+from domain.model import LeadRecord, UserRecord
+from domain.normalize import EMPLOYEE, LEAD, STAGE, USER
+from domain.org import changed_access, changed_profiles, resolve_org
+from projections.framework import (
+    CollectionSpec,
+    Notification,
+    Projection,
+    ProjectionContext,
+    guarded_bulk_write,
+    guarded_delete,
+    guarded_replace,
+)
+from projections.framework.projection import Handler
+from projections.read_models import ADMIN_DASHBOARD_ID, DASHBOARDS, dashboard_channel
+from projections.records import RecordSet, event_types_for, stage_doc
+
+HANDLED = event_types_for(LEAD, STAGE, USER, EMPLOYEE)
+REFS = f"{DASHBOARDS}_refs"
+ADMIN = Viewer(None, "", is_admin=True)
+
+
+def merged(states: Iterable[DashboardState]) -> DashboardState:
+    out = DashboardState()
+    for state in states:
+        out.totals = out.totals.merge(state.totals)
+        for key, agg in state.by_stage.items():
+            out.by_stage[key] = out.by_stage.get(key, Aggregate()).merge(agg)
+        for skey, agg in state.by_salesperson.items():
+            out.by_salesperson[skey] = out.by_salesperson.get(skey, Aggregate()).merge(agg)
+    return out
+
+
+def metrics_doc(m: Metrics) -> dict[str, Any]:
+    return {
+        "total_count": m.total_count,
+        "open_count": m.open_count,
+        "won_count": m.won_count,
+        "lost_count": m.lost_count,
+        "pipeline_value": m.pipeline_value,
+        "weighted_pipeline_value": m.weighted_pipeline_value,
+        "won_value": m.won_value,
+        "win_rate": m.win_rate,
+        "average_deal_size": m.average_deal_size,
+    }
+
+
+def dashboard_values(data: DashboardData) -> dict[str, Any]:
+    """The rendered values (everything but asOf/updatedAt)."""
+    return {
+        "scope": data.scope.value,
+        "metrics": metrics_doc(data.metrics),
+        "by_stage": [
+            {"stage": stage_doc(row.stage), "count": row.count, "value": row.value}
+            for row in data.by_stage
+        ],
+        "team": [
+            {"salesperson_id": row.salesperson.id, "metrics": metrics_doc(row.metrics)}
+            for row in data.team
+        ],
+    }
+
+
+def fingerprint(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+class DashboardProjection(Projection):
+    name = "dashboard_metrics"
+    collections = (CollectionSpec(DASHBOARDS), CollectionSpec(REFS))
+
+    def __init__(self) -> None:
+        self.records = RecordSet(REFS)
+        self._chart = resolve_org([], [])
+        self._contributions: dict[int, Contribution] = {}
+        self._by_salesperson: dict[str | None, DashboardState] = {}
+        self._viewers: dict[str, DashboardState] = {}
+        self._admin = DashboardState()
+        self._dirty: dict[str, int] = {}
+        self._rendered: dict[str, str] = {}
+        self._position = 0
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return dict.fromkeys(HANDLED, self._on_event)
+
+    # ------------------------------------------------------------------ loading
+    async def load(self, ctx: ProjectionContext) -> None:
+        await self.records.load(ctx)
+        self._chart = self.records.chart()
+        self.records.org_changed = False
+        stages = self.records.stages()
+        for lead in self.records.leads():
+            c = contribution_of(lead, stages.get(lead.stage_id) if lead.stage_id else None)
+            if c is not None:
+                self._contributions[lead.odoo_id] = c
+                self._salesperson_state(c.salesperson_id).add(c)
+                self._admin.add(c)
+        for uid in self._chart.user_ids:
+            self._viewers[uid] = self._recompute(uid)
+        async for doc in ctx.collection(DASHBOARDS).find({}):
+            values = {k: doc.get(k) for k in ("scope", "metrics", "by_stage", "team")}
+            self._rendered[str(doc["_id"])] = fingerprint(values)
+
+    def _salesperson_state(self, salesperson_id: str | None) -> DashboardState:
+        return self._by_salesperson.setdefault(salesperson_id, DashboardState())
+
+    def _recompute(self, uid: str) -> DashboardState:
+        visible = self._chart.visible_salesperson_ids(uid)
+        return merged(self._by_salesperson[s] for s in visible if s in self._by_salesperson)
+
+    # ----------------------------------------------------------------- folding
+    def _on_event(self, event: RecordedEvent) -> None:
+        applied = self.records.apply(event)
+        if applied is None:
+            return
+        self._position = event.position
+        model, before, after = applied
+        if model in (USER, EMPLOYEE):
+            if model == USER and not _same_user_display(before, after):
+                uid = str(event.data["odoo_id"])
+                self._mark([ADMIN_DASHBOARD_ID, uid, *self._chart.users_above(uid)])
+            return  # org changes are reconciled before the next deal change, or at flush
+        self._reconcile_org()
+        if model == LEAD:
+            self._relead(int(event.data["odoo_id"]))
+        elif model == STAGE:
+            stage_id = int(event.data["odoo_id"])
+            for lead in list(self.records.leads()):
+                if lead.stage_id == stage_id:
+                    self._relead(lead.odoo_id)
+            # A rename or re-order changes the rendered rows of whoever shows that stage.
+            self._mark(
+                [ADMIN_DASHBOARD_ID]
+                + [v for v, s in self._viewers.items() if stage_id in s.by_stage]
+            )
+
+    def _relead(self, lead_id: int) -> None:
+        lead = self.records.lead(lead_id)
+        new = self._contribution(lead) if lead is not None else None
+        old = self._contributions.get(lead_id)
+        if old == new:
+            return
+        if old is not None:
+            self._by_salesperson[old.salesperson_id].remove(old)
+        if new is not None:
+            self._salesperson_state(new.salesperson_id).add(new)
+            self._contributions[lead_id] = new
+        else:
+            self._contributions.pop(lead_id, None)
+        self._admin.apply(old, new)
+        for uid, (before, after) in viewer_deltas(old, new, self._chart).items():
+            self._viewers.setdefault(uid, DashboardState()).apply(before, after)
+            self._mark([uid])
+        self._mark([ADMIN_DASHBOARD_ID])
+
+    def _contribution(self, lead: LeadRecord) -> Contribution | None:
+        return contribution_of(lead, self.records.stage(lead.stage_id))
+
+    def _reconcile_org(self) -> None:
+        if not self.records.org_changed:
+            return
+        new = self.records.chart()
+        old = self._chart
+        self._chart = new
+        self.records.org_changed = False
+        for uid in changed_access(old, new) | changed_profiles(old, new):
+            if uid in new.user_ids:
+                self._viewers[uid] = self._recompute(uid)
+            else:
+                self._viewers.pop(uid, None)
+            self._mark([uid, ADMIN_DASHBOARD_ID])
+
+    def _mark(self, viewers: Iterable[str]) -> None:
+        for viewer in viewers:
+            self._dirty[viewer] = self._position
+
+    # ---------------------------------------------------------------- writing
+    def render(self, viewer_id: str) -> dict[str, Any] | None:
+        stages = self.records.stages()
+        if viewer_id == ADMIN_DASHBOARD_ID:
+            data = self._admin.render(
+                stages, self._chart.profiles, scope=dashboard_scope(ADMIN, self._chart)
+            )
+            return dashboard_values(data)
+        profile = self._chart.profile(viewer_id)
+        if profile is None:
+            return None
+        state = self._viewers.get(viewer_id) or DashboardState()
+        scope = dashboard_scope(Viewer(viewer_id, profile.email), self._chart)
+        data = state.render(stages, self._chart.profiles, scope=scope, viewer=profile)
+        return dashboard_values(data)
+
+    async def flush(self, ctx: ProjectionContext) -> list[Notification]:
+        self._reconcile_org()
+        now = datetime.now(UTC)
+        writes = []
+        notes: list[Notification] = []
+        for viewer, position in sorted(self._dirty.items()):
+            values = self.render(viewer)
+            if values is None:
+                writes.append(guarded_delete(viewer, position))
+                self._rendered.pop(viewer, None)
+                continue
+            mark = fingerprint(values)
+            if self._rendered.get(viewer) == mark:
+                continue  # same values: nothing to write, nothing to push
+            self._rendered[viewer] = mark
+            doc = {**values, "as_of": position, "updated_at": now}
+            writes.append(guarded_replace(viewer, position, doc))
+            if not ctx.rebuilding:
+                notes.append(Notification(dashboard_channel(viewer), {"viewer": viewer}))
+        await guarded_bulk_write(ctx.collection(DASHBOARDS), writes)
+        await self.records.flush(ctx)
+        self._dirty.clear()
+        return notes
+
+    def all_documents(self) -> dict[str, dict[str, Any]]:
+        """Every dashboard this fold implies (values only), for ``pulse check``."""
+        self._reconcile_org()
+        docs: dict[str, dict[str, Any]] = {}
+        for viewer in [ADMIN_DASHBOARD_ID, *sorted(self._chart.user_ids)]:
+            values = self.render(viewer)
+            if values is not None:
+                docs[viewer] = values
+        return docs
+
+    def viewers_of(self, salesperson_id: str | None) -> frozenset[str]:
+        return visible_viewers_of(salesperson_id, self._chart)
+
+
+def _same_user_display(before: Any, after: Any) -> bool:
+    return (
+        isinstance(before, UserRecord)
+        and isinstance(after, UserRecord)
+        and (before.name, before.email, before.active) == (after.name, after.email, after.active)
+    )
+

@@ -1,0 +1,44 @@
+"""Tunables of the runner and the rebuild, and the publisher callback's type."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from projections.framework.projection import Notification
+
+Publish = Callable[[Sequence[Notification]], Awaitable[None]]
+"""Hands committed notifications to the broadcaster. Failures are logged, never retried:
+the read model is already committed, and a (re)subscribing client is sent current state."""
+
+
+async def publish_nothing(notifications: Sequence[Notification]) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    batch_size: int = 500
+    """Events read per live batch (one flush and one checkpoint write per batch)."""
+    poll_interval: float = 1.0
+    """Idle wake-up, to see other processes' appends (this process's call ``notify()``)."""
+    retries: int = 5
+    """Retries of a failing event before its projection pauses."""
+    backoff_initial: float = 0.5
+    backoff_factor: float = 2.0
+    backoff_max: float = 30.0
+    lease_seconds: float = 15.0
+    """How long a crashed process keeps its projections; renewed every third of it."""
+    rebuild_batch_size: int = 5000
+    rebuild_flush_every: int = 20_000
+    """Events folded in memory between two bulk writes (and progress records) of a rebuild."""
+    resume_rebuilds: bool = True
+    """``start()`` resumes rebuilds that a crash or shutdown interrupted."""
+    drop_grace: float = 2.0
+    """Seconds between a switch and dropping the old generation; keep it above the readers'
+    generation cache TTL so that no reader is left on a dropped collection."""
+
+    def backoff(self, attempt: int) -> float:
+        """Delay before retry number ``attempt`` (1, 2, ...): exponential, capped."""
+        exponent = max(attempt - 1, 0)
+        return float(min(self.backoff_max, self.backoff_initial * self.backoff_factor**exponent))

@@ -1,0 +1,102 @@
+"""Generations: each projection's collections exist once per generation (``name__g3``).
+
+Readers resolve the active generation from ``projection_state`` with
+:func:`active_collection`, cached in-process for ``ttl`` seconds. A rebuild switches the
+generation and then waits longer than that TTL before it drops the old collections, so a
+reader holding a stale cache entry reads the old (complete, briefly stale) data, never an
+empty collection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from projections.framework.checkpoints import STATE_COLLECTION
+from projections.framework.projection import Projection, parse_physical_name, physical_name
+
+DEFAULT_TTL = 1.0
+
+
+async def create_generation(
+    db: AsyncDatabase[Any], projection: Projection, generation: int
+) -> None:
+    for spec in projection.collections:
+        collection = db[physical_name(spec.base_name, generation)]
+        if spec.indexes:
+            await collection.create_indexes(list(spec.indexes))
+
+
+async def drop_generation(db: AsyncDatabase[Any], projection: Projection, generation: int) -> None:
+    for spec in projection.collections:
+        await db.drop_collection(physical_name(spec.base_name, generation))
+
+
+async def drop_generations_before(
+    db: AsyncDatabase[Any], projection: Projection, generation: int
+) -> list[str]:
+    """Drop the projection's collections of every generation older than ``generation``.
+
+    Only older ones: a newer generation may be a rebuild that another process has just
+    started, and only that rebuild may discard it.
+    """
+    bases = {spec.base_name for spec in projection.collections}
+    dropped: list[str] = []
+    for name in await db.list_collection_names():
+        parsed = parse_physical_name(name)
+        if parsed is not None and parsed[0] in bases and parsed[1] < generation:
+            await db.drop_collection(name)
+            dropped.append(name)
+    return dropped
+
+
+class ActiveGenerations:
+    """A short-lived cache of each projection's active generation, per database."""
+
+    def __init__(self, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[int, float]] = {}
+
+    async def generation(self, db: AsyncDatabase[Any], projection: str) -> int:
+        key = (db.name, projection)
+        hit = self._cache.get(key)
+        now = self._clock()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        doc = await db[STATE_COLLECTION].find_one({"_id": projection}, {"generation": 1})
+        # No state yet: the runner will create generation 1, so that is what readers read.
+        generation = int(doc.get("generation", 1)) if doc else 1
+        self._cache[key] = (generation, now + self.ttl)
+        return generation
+
+    def invalidate(self, projections: Iterable[str] | None = None) -> None:
+        if projections is None:
+            self._cache.clear()
+            return
+        names = set(projections)
+        for key in [k for k in self._cache if k[1] in names]:
+            del self._cache[key]
+
+
+_default = ActiveGenerations()
+
+
+async def active_collection(
+    db: AsyncDatabase[Any], projection: str, base_name: str
+) -> AsyncCollection[Any]:
+    """The collection readers should query for ``base_name`` of ``projection`` right now."""
+    return db[await active_name(db, projection, base_name)]
+
+
+async def active_name(db: AsyncDatabase[Any], projection: str, base_name: str) -> str:
+    return physical_name(base_name, await _default.generation(db, projection))
+
+
+def invalidate_active(projections: Iterable[str] | None = None) -> None:
+    """Forget cached generations (all, or those of ``projections``); the next read re-resolves."""
+    _default.invalidate(projections)

@@ -1,0 +1,230 @@
+"""Rebuild with zero downtime: fold everything into a shadow generation, then switch.
+
+1. Take the projection's rebuild lease; record ``rebuild = {generation: g+1, position: 0}``
+   (or find the record of a crashed rebuild and resume from its position, warming a fresh
+   instance from what the shadow collections already hold).
+2. Stream the whole log (``read_all``, big batches), ``apply`` in memory, ``flush`` every
+   N events, record the position after each flush. Readers keep reading generation g, and
+   the live runner keeps updating it and publishing its changes.
+3. Catch the shadow up to the head; pause the live runner of this process (its gate), catch
+   up the last few events, then switch position + generation in ONE checkpoint update and
+   hand the warm instance to the live runner. A runner in another process notices on its
+   next checkpoint write (filtered on generation) and reloads from the new generation.
+4. After the readers' cache grace period, drop generation g.
+
+Nothing the shadow's flushes return is published: a rebuild would flood subscribers with
+stale intermediate values. One ``projections`` notification announces the switch instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from domain.event_store import EventStore
+from domain.events import RecordedEvent
+from projections.framework.checkpoints import Checkpoints
+from projections.framework.config import Publish, RunnerConfig
+from projections.framework.failures import ApplyError
+from projections.framework.generations import (
+    create_generation,
+    drop_generation,
+    drop_generations_before,
+    invalidate_active,
+)
+from projections.framework.leases import LeaseLost, Leases, rebuild_key
+from projections.framework.projection import (
+    Notification,
+    Projection,
+    ProjectionContext,
+    ProjectionFactory,
+)
+from projections.framework.worker import ProjectionWorker
+
+REBUILT_CHANNEL = "projections"
+SWITCH_ATTEMPTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildProgress:
+    name: str
+    done: int
+    """Events folded so far, counting those a resumed rebuild had already done."""
+    total: int
+    events_per_second: float
+    eta_seconds: float | None
+
+
+ProgressCallback = Callable[[RebuildProgress], object]
+"""Called after every batch; may be a coroutine function (it is then awaited)."""
+
+
+class RebuildInProgress(Exception):
+    """Another rebuild of this projection holds its rebuild lease."""
+
+
+class Rebuild:
+    def __init__(
+        self,
+        factory: ProjectionFactory,
+        *,
+        db: AsyncDatabase[Any],
+        store: EventStore,
+        checkpoints: Checkpoints,
+        leases: Leases,
+        config: RunnerConfig,
+        publish: Publish,
+        worker: ProjectionWorker | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self._factory = factory
+        self.name = factory().name
+        self._db, self._store, self._checkpoints = db, store, checkpoints
+        self._leases, self._config, self._publish = leases, config, publish
+        self._worker, self._progress = worker, progress
+        self._key = rebuild_key(self.name)
+        self._renewer: asyncio.Task[None] | None = None
+        self.generation = 0
+        self.resumed_from = 0
+        self._position = self._total = self._done_here = 0
+        self._started = 0.0
+        self._skipped: set[int] = set()
+
+    async def prepare(self) -> None:
+        """Take the rebuild lease and record (or find) the shadow generation."""
+        if not await self._leases.acquire(self._key):
+            raise RebuildInProgress(self.name)
+        self._renewer = asyncio.create_task(self._leases.keep(self._key, lambda: None))
+        try:
+            checkpoint = await self._checkpoints.ensure(self.name)
+            record = checkpoint.rebuild
+            if record is not None and record.generation > checkpoint.generation:
+                self.generation, self.resumed_from = record.generation, record.position
+            else:
+                self.generation = checkpoint.generation + 1
+                # An attempt that died before recording itself may have left collections.
+                await drop_generation(self._db, self._factory(), self.generation)
+                head = await self._store.head_position()
+                await self._checkpoints.begin_rebuild(self.name, self.generation, head)
+        except BaseException:
+            await self._release()
+            raise
+
+    async def run(self) -> int:
+        """Rebuild, switch, drop the old generation; return the new generation."""
+        try:
+            projection = self._factory()
+            ctx = ProjectionContext(self._db, self.generation, rebuilding=True)
+            await create_generation(self._db, projection, self.generation)
+            await projection.load(ctx)  # empty, or what a crashed attempt already wrote
+            self._skipped = await self._checkpoints.skipped_positions(self.name)
+            self._position = self.resumed_from
+            self._total = max(await self._store.head_position(), self._position)
+            self._started = time.monotonic()
+            pending = 0
+            batch_size = self._config.rebuild_batch_size
+            async for batch in self._store.read_all(self._position, batch_size):
+                self._fold(projection, batch)
+                pending += len(batch)
+                if pending >= self._config.rebuild_flush_every:
+                    await self._flush(projection, ctx)
+                    pending = 0
+                await self._report()
+            await self._flush(projection, ctx)
+            await self._switch(projection, ctx)
+            invalidate_active([self.name])
+            payload = {"projection": self.name, "rebuilt": True, "generation": self.generation}
+            await self._announce(
+                Notification(REBUILT_CHANNEL, payload | {"position": self._position})
+            )
+            await asyncio.sleep(self._config.drop_grace)  # readers' caches move on first
+            await drop_generations_before(self._db, projection, self.generation)
+            return self.generation
+        except BaseException as err:
+            with contextlib.suppress(Exception):
+                message = "cancelled" if isinstance(err, asyncio.CancelledError) else repr(err)
+                await self._checkpoints.rebuild_failed(self.name, self.generation, message)
+            raise
+        finally:
+            await self._release()
+
+    def _fold(self, projection: Projection, batch: Sequence[RecordedEvent]) -> None:
+        handles = projection.handles
+        for event in batch:
+            # Events an operator skipped in the live projection stay skipped, so the
+            # rebuilt generation is the fold of the same accepted events.
+            if event.type in handles and event.position not in self._skipped:
+                try:
+                    projection.apply(event)
+                except Exception as err:
+                    raise ApplyError(event, err) from err
+        self._position = batch[-1].position
+        self._done_here += len(batch)
+        self._total = max(self._total, self._position)
+
+    async def _flush(self, projection: Projection, ctx: ProjectionContext) -> None:
+        if not self._leases.valid(self._key):
+            raise LeaseLost(self._key)
+        await projection.flush(ctx)  # notifications dropped: nothing is published mid-rebuild
+        recorded = await self._checkpoints.rebuild_progress(
+            self.name, self.generation, self._position, self._total, self._rate()
+        )
+        if not recorded:
+            raise RuntimeError(f"rebuild record of {self.name} vanished")
+
+    async def _catch_up(self, projection: Projection, ctx: ProjectionContext) -> None:
+        while batch := await self._store.read_after(self._position, self._config.batch_size):
+            self._fold(projection, batch)
+            await self._flush(projection, ctx)
+            await self._report()
+
+    async def _switch(self, projection: Projection, ctx: ProjectionContext) -> None:
+        for attempt in range(SWITCH_ATTEMPTS):
+            await self._catch_up(projection, ctx)  # most of the gap, without pausing anyone
+            worker = self._worker if self._worker is not None and self._worker.holding else None
+            async with contextlib.AsyncExitStack() as stack:
+                if worker is not None:
+                    await stack.enter_async_context(worker.gate)  # live runner paused here
+                await self._catch_up(projection, ctx)
+                live = (await self._checkpoints.ensure(self.name)).generation
+                if await self._checkpoints.switch(self.name, live, self.generation, self._position):
+                    if worker is not None:
+                        worker.adopt(projection, self.generation, self._position)
+                    return
+            # The live generation is ahead of us (its runner is in another process).
+            await asyncio.sleep(min(0.02 * (attempt + 1), 0.5))
+        raise RuntimeError(f"rebuild of {self.name} could not catch up with the live runner")
+
+    def _rate(self) -> float:
+        elapsed = time.monotonic() - self._started
+        return self._done_here / elapsed if elapsed > 0 else 0.0
+
+    async def _report(self) -> None:
+        if self._progress is None:
+            return
+        rate = self._rate()
+        remaining = max(self._total - self._position, 0)
+        eta = remaining / rate if rate > 0 else None
+        update = RebuildProgress(self.name, self._position, self._total, rate, eta)
+        result = self._progress(update)
+        if inspect.isawaitable(result):
+            await result
+
+    async def _announce(self, note: Notification) -> None:
+        with contextlib.suppress(Exception):
+            await self._publish([note])
+
+    async def _release(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        with contextlib.suppress(Exception):
+            await self._leases.release(self._key)

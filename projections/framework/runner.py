@@ -1,0 +1,251 @@
+"""The projection runner: one independent worker task per projection, plus rebuilds.
+
+Created and started by the owner of the process's resources (the Starlette lifespan or a CLI
+command), stopped by the same owner. Several processes may run a runner over the same
+database: each projection is served by whichever process holds its lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from domain.event_store import EventStore
+from projections.framework.checkpoints import Checkpoint, Checkpoints, ProjectionState
+from projections.framework.config import Publish, RunnerConfig, publish_nothing
+from projections.framework.leases import Leases
+from projections.framework.projection import ProjectionFactory
+from projections.framework.rebuild import ProgressCallback, Rebuild, RebuildInProgress
+from projections.framework.status import ProjectionStatus, read_statuses
+from projections.framework.worker import ProjectionWorker
+
+log = logging.getLogger("pulse.projections")
+
+WAIT_POLL = 0.25
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        db: AsyncDatabase[Any],
+        store: EventStore,
+        projections: Sequence[ProjectionFactory],
+        *,
+        publish: Publish = publish_nothing,
+        config: RunnerConfig | None = None,
+        owner: str | None = None,
+        checkpoints: Checkpoints | None = None,
+    ) -> None:
+        self._db, self._store, self._publish = db, store, publish
+        self._config = config or RunnerConfig()
+        self.owner = owner or default_owner()
+        self._checkpoints = checkpoints or Checkpoints(db)
+        self._leases = Leases(db, self.owner, self._config.lease_seconds)
+        self._factories: dict[str, ProjectionFactory] = {}
+        self._workers: dict[str, ProjectionWorker] = {}
+        owned: dict[str, str] = {}
+        for factory in projections:
+            worker = ProjectionWorker(
+                factory,
+                db=db,
+                store=store,
+                checkpoints=self._checkpoints,
+                leases=self._leases,
+                publish=publish,
+                config=self._config,
+                on_commit=self._signal_commit,
+            )
+            if worker.name in self._workers:
+                raise ValueError(f"two projections are named {worker.name!r}")
+            for spec in factory().collections:
+                if spec.base_name in owned:
+                    raise ValueError(f"{spec.base_name!r} owned by {owned[spec.base_name]!r} too")
+                owned[spec.base_name] = worker.name
+            self._factories[worker.name] = factory
+            self._workers[worker.name] = worker
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._rebuilds: dict[str, asyncio.Task[int]] = {}
+        self._committed = asyncio.Event()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._workers)
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        for name, worker in self._workers.items():
+            if name not in self._tasks:
+                self._tasks[name] = asyncio.create_task(worker.run(), name=f"projection:{name}")
+        if self._config.resume_rebuilds:
+            await self.resume_rebuilds()
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks.values(), *self._rebuilds.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._rebuilds.clear()
+        for name in self._workers:  # let another process take over at once, not on expiry
+            with contextlib.suppress(Exception):
+                await self._leases.release(name)
+
+    async def __aenter__(self) -> ProjectionRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def notify(self) -> None:
+        """Call after appending events in this process: the workers wake up at once."""
+        for worker in self._workers.values():
+            worker.wake.set()
+
+    def _signal_commit(self) -> None:
+        self._committed.set()
+        self._committed = asyncio.Event()
+
+    # ------------------------------------------------------------ queries
+    async def status(self, names: Iterable[str] | None = None) -> list[ProjectionStatus]:
+        chosen = self._known(names)
+        rates = {n: w.meter.rate() for n, w in self._workers.items() if w.holding}
+        return await read_statuses(self._db, self._store, chosen, rates)
+
+    async def skipped(self, name: str) -> list[dict[str, Any]]:
+        return await self._checkpoints.skipped(self._known([name])[0])
+
+    async def wait_until(
+        self,
+        position: int,
+        timeout: float,  # noqa: ASYNC109 - the timeout is part of the answer (False), not an abort
+        names: Iterable[str] | None = None,
+    ) -> bool:
+        """True once every projection (or those named) has checkpointed ``position``;
+        False on timeout, or at once if one that is behind is PAUSED (it would not get
+        there without an operator)."""
+        chosen = self._known(names)
+        deadline = time.monotonic() + timeout
+        while True:
+            signal = self._committed
+            behind = [
+                n
+                for n in chosen
+                if not (self._workers[n].holding and self._workers[n].position >= position)
+            ]
+            if not behind:
+                return True
+            stored = await self._checkpoints.all()
+            lagging = [stored.get(n) for n in behind]  # None: never started, at 0
+            if all((c.position if c else 0) >= position for c in lagging):
+                return True
+            if any(_stuck(c) for c in lagging):
+                return False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Local commits wake us at once; those of other processes are polled for.
+            slice_ = min(remaining, self._config.poll_interval, WAIT_POLL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), slice_)
+
+    # ------------------------------------------------------------ operator actions
+    async def resume(self, name: str) -> bool:
+        """Retry a PAUSED projection's failing event. False if it was not paused."""
+        return await self._request(name, "resume")
+
+    async def skip(self, name: str) -> bool:
+        """Skip a PAUSED projection's failing event (recorded). False if it was not paused."""
+        return await self._request(name, "skip")
+
+    async def _request(self, name: str, action: str) -> bool:
+        (name,) = self._known([name])
+        accepted = await self._checkpoints.request(name, action)
+        self._workers[name].wake.set()
+        return accepted
+
+    async def start_rebuild(
+        self, names: Iterable[str] | None = None, progress: ProgressCallback | None = None
+    ) -> list[ProjectionStatus]:
+        """Start rebuilding in the background; return the statuses (now REBUILDING).
+
+        A rebuild already running in this process is left to run (not restarted); one
+        running in another process raises :class:`RebuildInProgress`."""
+        chosen = self._known(names)
+        for name in chosen:
+            running = self._rebuilds.get(name)
+            if running is not None and not running.done():
+                continue
+            rebuild = Rebuild(
+                self._factories[name],
+                db=self._db,
+                store=self._store,
+                checkpoints=self._checkpoints,
+                leases=self._leases,
+                config=self._config,
+                publish=self._publish,
+                worker=self._workers[name],
+                progress=progress,
+            )
+            await rebuild.prepare()
+            task = asyncio.create_task(rebuild.run(), name=f"rebuild:{name}")
+            task.add_done_callback(_log_failure)
+            self._rebuilds[name] = task
+        return await self.status(chosen)
+
+    async def rebuild(
+        self, names: Iterable[str] | None = None, progress: ProgressCallback | None = None
+    ) -> list[ProjectionStatus]:
+        """Rebuild and switch over; return once done (raises the first rebuild's error).
+        ``progress`` is only attached to rebuilds this call starts."""
+        chosen = self._known(names)
+        await self.start_rebuild(chosen, progress)
+        tasks = [self._rebuilds[n] for n in chosen]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return await self.status(chosen)
+
+    async def resume_rebuilds(self) -> None:
+        """Resume rebuilds that a crash or a shutdown interrupted (not ones that failed)."""
+        stored = await self._checkpoints.all()
+        for name in self._workers:
+            record = stored[name].rebuild if name in stored else None
+            if record is None or record.error not in (None, "cancelled"):
+                continue
+            with contextlib.suppress(RebuildInProgress):
+                await self.start_rebuild([name])
+                log.info("projection %s: resuming its rebuild at %d", name, record.position)
+
+    def _known(self, names: Iterable[str] | None) -> list[str]:
+        chosen = list(self._workers) if names is None else list(names)
+        unknown = [n for n in chosen if n not in self._workers]
+        if unknown:
+            raise KeyError(f"unknown projections: {', '.join(unknown)}")
+        return chosen
+
+
+def _stuck(checkpoint: Checkpoint | None) -> bool:
+    """PAUSED with no resume/skip request pending: it will not move without an operator."""
+    if checkpoint is None:
+        return False
+    return checkpoint.state is ProjectionState.PAUSED and checkpoint.control is None
+
+
+def _log_failure(task: asyncio.Task[int]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())

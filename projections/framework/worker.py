@@ -1,0 +1,297 @@
+"""One projection's live loop: hold the lease, tail the store, apply, flush, checkpoint, publish.
+
+Order inside a batch (why it is crash-safe): ``apply`` in memory -> ``flush`` (guarded
+writes) -> checkpoint (``$max`` on position, filtered on generation) -> publish. A crash
+anywhere before the checkpoint replays the batch: the guarded writes and
+``DocumentTable.edit`` make that replay change nothing that was already written.
+
+After any failure the projection instance is thrown away and a fresh one is loaded from the
+stored documents, so a half-applied batch never leaks into the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from domain.event_store import EventStore
+from domain.events import RecordedEvent
+from projections.framework.checkpoints import Checkpoint, Checkpoints, ErrorInfo, ProjectionState
+from projections.framework.config import Publish, RunnerConfig
+from projections.framework.failures import ApplyError, FailurePolicy
+from projections.framework.generations import create_generation, drop_generations_before
+from projections.framework.leases import LeaseLost, Leases
+from projections.framework.projection import (
+    Notification,
+    Projection,
+    ProjectionContext,
+    ProjectionFactory,
+)
+from projections.framework.status import RateMeter
+
+log = logging.getLogger("pulse.projections")
+
+
+class Superseded(Exception):
+    """The checkpoint's generation moved on (a rebuild switched it): reload from it."""
+
+
+class ProjectionWorker:
+    def __init__(
+        self,
+        factory: ProjectionFactory,
+        *,
+        db: AsyncDatabase[Any],
+        store: EventStore,
+        checkpoints: Checkpoints,
+        leases: Leases,
+        publish: Publish,
+        config: RunnerConfig,
+        on_commit: Callable[[], None],
+    ) -> None:
+        self._factory = factory
+        self._probe = factory()  # for its name, routing table and collections only
+        self.name = self._probe.name
+        self._db, self._store, self._checkpoints = db, store, checkpoints
+        self._leases, self._publish, self._config = leases, publish, config
+        self._on_commit = on_commit
+        self.wake = asyncio.Event()
+        self.gate = asyncio.Lock()  # held for each batch; a rebuild holds it to switch over
+        self.meter = RateMeter()
+        self.position = 0
+        self.generation = 0
+        self._projection: Projection | None = None
+        self._policy = FailurePolicy(self._probe.handles, config)
+        self._state: ProjectionState | None = None
+        self._paused: ErrorInfo | None = None
+        self._last_generation_check = 0.0
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def holding(self) -> bool:
+        return self._leases.valid(self.name)
+
+    # ----------------------------------------------------------- lease loop
+    async def run(self) -> None:
+        """Until cancelled: serve while holding the lease, otherwise stand by."""
+        failures = 0
+        while True:
+            try:
+                acquired = await self._leases.acquire(self.name)
+            except Exception:
+                log.exception("projection %s: lease request failed", self.name)
+                acquired = False
+            if not acquired:
+                await self._idle(self._config.lease_seconds / 3)
+                continue
+            renewer = asyncio.create_task(self._leases.keep(self.name, self.wake.set))
+            try:
+                await self._serve()
+            except LeaseLost:
+                log.warning("projection %s: lease lost, standing by", self.name)
+            except Exception:
+                failures += 1
+                log.exception("projection %s: cannot start, retrying", self.name)
+                await asyncio.sleep(self._config.backoff(failures))
+            finally:
+                renewer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewer
+                self._projection = None
+
+    def _check_lease(self) -> None:
+        if not self._leases.valid(self.name):
+            raise LeaseLost(self.name)
+
+    # ----------------------------------------------------------- serving
+    async def _serve(self) -> None:
+        checkpoint = await self._checkpoints.ensure(self.name)
+        self._reset_to(checkpoint)
+        # Leftovers of a switch that crashed before its drop (only ever older generations).
+        await drop_generations_before(self._db, self._probe, self.generation)
+        await create_generation(self._db, self._probe, self.generation)
+        # A restart is a retry: a PAUSED projection gets a fresh round of attempts.
+        await self._set_state(ProjectionState.CATCHING_UP)
+        while True:
+            self._check_lease()
+            async with self.gate:
+                delay = await self._step()
+            if delay is None:
+                await self._idle(self._config.poll_interval)
+            elif delay > 0:
+                await asyncio.sleep(delay)
+            if self._paused is not None:
+                await self._wait_while_paused()
+
+    def _reset_to(self, checkpoint: Checkpoint) -> None:
+        self.generation, self.position = checkpoint.generation, checkpoint.position
+        self._projection = None
+        self._policy = FailurePolicy(self._probe.handles, self._config)
+        self._state = None
+        self._paused = None
+
+    def _context(self) -> ProjectionContext:
+        return ProjectionContext(self._db, self.generation, rebuilding=False)
+
+    async def _step(self) -> float | None:
+        """One batch. None: caught up; otherwise the delay before the next step."""
+        planned: list[RecordedEvent] = []
+        try:
+            if self._projection is None:
+                self._projection = self._factory()
+                await self._projection.load(self._context())
+            batch = await self._store.read_after(self.position, self._config.batch_size)
+            if not batch:
+                await self._caught_up()
+                return None
+            planned = self._policy.plan(batch)
+            notes = await self._process(self._projection, planned)
+        except LeaseLost:
+            raise
+        except Superseded:
+            await self._superseded()
+            return 0.0
+        except Exception as err:
+            return await self._failed(planned, err)
+        self._policy.succeeded(self.position)
+        await self._send(notes)
+        return 0.0
+
+    async def _process(
+        self, projection: Projection, planned: list[RecordedEvent]
+    ) -> list[Notification]:
+        applied = 0
+        for event in planned:
+            if event.type in self._probe.handles:
+                try:
+                    projection.apply(event)
+                except Exception as err:
+                    raise ApplyError(event, err) from err
+                applied += 1
+        notes = await projection.flush(self._context()) if applied else []
+        self._check_lease()
+        last = planned[-1].position
+        self.meter.add(len(planned))
+        state = ProjectionState.LIVE if self._state is ProjectionState.LIVE else None
+        state = state or ProjectionState.CATCHING_UP
+        rate = self.meter.rate()
+        if not await self._checkpoints.advance(self.name, self.generation, last, state, rate):
+            raise Superseded(self.name)
+        self.position, self._state = last, state
+        self._on_commit()
+        return notes
+
+    async def _caught_up(self) -> None:
+        if self._state is not ProjectionState.LIVE:
+            await self._set_state(ProjectionState.LIVE)
+        now = time.monotonic()
+        if now - self._last_generation_check >= self._config.poll_interval:
+            # A rebuild in another process may have switched generations while we idled.
+            self._last_generation_check = now
+            checkpoint = await self._checkpoints.get(self.name)
+            if checkpoint is not None and checkpoint.generation != self.generation:
+                raise Superseded(self.name)
+
+    async def _superseded(self) -> None:
+        checkpoint = await self._checkpoints.ensure(self.name)
+        old = self.generation
+        self._reset_to(checkpoint)
+        log.info("projection %s: now on generation %d", self.name, self.generation)
+        if self.generation > old:
+            # Our last writes may have recreated the old collections after the rebuild
+            # dropped them: drop them again, after the readers' grace period.
+            task = asyncio.create_task(self._drop_later(self.generation))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _drop_later(self, generation: int) -> None:
+        await asyncio.sleep(self._config.drop_grace)
+        with contextlib.suppress(Exception):
+            await drop_generations_before(self._db, self._probe, generation)
+
+    async def _failed(self, planned: list[RecordedEvent], err: Exception) -> float:
+        verdict = self._policy.failed(planned, err)
+        self._projection = None  # discard half-applied state; reload what is stored
+        poison = verdict.poison
+        message = str(err) if isinstance(err, ApplyError) else f"{type(err).__name__}: {err}"
+        error = ErrorInfo(
+            message=message,
+            position=poison.position if poison else None,
+            event_id=poison.id if poison else None,
+            event_type=poison.type if poison else None,
+            attempts=verdict.attempts,
+        )
+        log.warning("projection %s: %s (attempt %d)", self.name, error.describe(), error.attempts)
+        if verdict.pause:
+            self._paused = error
+            state = ProjectionState.PAUSED
+        elif verdict.transient:
+            state = ProjectionState.FAILED
+        else:
+            state = self._state or ProjectionState.CATCHING_UP
+        with contextlib.suppress(Exception):  # the store may be the thing that is down
+            await self._set_state(state, error)
+        return verdict.delay
+
+    async def _set_state(self, state: ProjectionState, error: ErrorInfo | None = None) -> None:
+        if not await self._checkpoints.set_state(self.name, self.generation, state, error):
+            raise Superseded(self.name)
+        self._state = state
+
+    async def _send(self, notes: list[Notification]) -> None:
+        if not notes:
+            return
+        stamped = [
+            n
+            if "position" in n.payload
+            else Notification(n.channel, {**n.payload, "position": self.position})
+            for n in notes
+        ]
+        try:
+            await self._publish(stamped)
+        except Exception:
+            log.exception(
+                "projection %s: publishing %d notifications failed", self.name, len(stamped)
+            )
+
+    async def _idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        self.wake.clear()
+
+    # ----------------------------------------------------------- pause, resume, skip
+    async def _wait_while_paused(self) -> None:
+        while (error := self._paused) is not None:
+            self._check_lease()
+            action = await self._checkpoints.take_request(self.name)
+            if action is None:
+                await self._idle(self._config.poll_interval)
+                continue
+            async with self.gate:
+                if self._paused is None:  # a rebuild switched us over meanwhile
+                    return
+                if action == "skip" and error.position is not None:
+                    if not await self._checkpoints.record_skip(self.name, self.generation, error):
+                        await self._superseded()
+                        return
+                    log.warning("projection %s: skipped %s", self.name, error.describe())
+                    self.position = max(self.position, error.position)
+                    self._policy.skipped(error.position)
+                else:
+                    self._policy.resumed()
+                self._paused = None
+                await self._set_state(ProjectionState.CATCHING_UP)
+
+    def adopt(self, projection: Projection, generation: int, position: int) -> None:
+        """Continue on a rebuilt generation with its already-warm instance (under ``gate``)."""
+        self._projection, self.generation, self.position = projection, generation, position
+        self._policy = FailurePolicy(self._probe.handles, self._config)
+        self._state = ProjectionState.LIVE
+        self._paused = None
+        self.wake.set()
