@@ -9,8 +9,12 @@ from domain.change_detection import detect_changes
 from domain.events import RecordedEvent
 from domain.model import EmployeeRecord, LeadRecord, Record, StageRecord, UserRecord
 
-MODEL_OF = {LeadRecord: "crm.lead", StageRecord: "crm.stage", UserRecord: "res.users",
-            EmployeeRecord: "hr.employee"}
+MODEL_OF = {
+    LeadRecord: "crm.lead",
+    StageRecord: "crm.stage",
+    UserRecord: "res.users",
+    EmployeeRecord: "hr.employee",
+}
 
 
 class EventLog:
@@ -21,7 +25,8 @@ class EventLog:
 
     def won_stages(self) -> set[int]:
         return {
-            r.odoo_id for (m, _), r in self.current.items()
+            r.odoo_id
+            for (m, _), r in self.current.items()
             if m == "crm.stage" and isinstance(r, StageRecord) and r.is_won
         }
 
@@ -37,21 +42,38 @@ class EventLog:
         if previous is not None:
             self._record(model, key, previous, None)
 
-    def _record(self, model: str, key: tuple[str, int], before: Record | None,
-                after: Record | None) -> None:
+    def _record(
+        self, model: str, key: tuple[str, int], before: Record | None, after: Record | None
+    ) -> None:
         now = datetime(2026, 1, 1, tzinfo=UTC)
-        for new in detect_changes(model, before, after, source="test", occurred_at=now,
-                                  won_stage_ids=self.won_stages()):
+        for new in detect_changes(
+            model, before, after, source="test", occurred_at=now, won_stage_ids=self.won_stages()
+        ):
             version = self.versions.get(key, 0) + 1
             self.versions[key] = version
-            stream_type = {"crm.lead": "opportunity", "crm.stage": "stage", "res.users": "user",
-                           "hr.employee": "employee"}[model]
-            self.events.append(RecordedEvent(
-                id=new.id, type=new.type, schema_version=1, stream_type=stream_type,
-                stream_id=str(key[1]), version=version, position=len(self.events) + 1,
-                occurred_at=now, recorded_at=now, correlation_id=None, causation_id=None,
-                source="test", data=dict(new.data),
-            ))
+            stream_type = {
+                "crm.lead": "opportunity",
+                "crm.stage": "stage",
+                "res.users": "user",
+                "hr.employee": "employee",
+            }[model]
+            self.events.append(
+                RecordedEvent(
+                    id=new.id,
+                    type=new.type,
+                    schema_version=1,
+                    stream_type=stream_type,
+                    stream_id=str(key[1]),
+                    version=version,
+                    position=len(self.events) + 1,
+                    occurred_at=now,
+                    recorded_at=now,
+                    correlation_id=None,
+                    causation_id=None,
+                    source="test",
+                    data=dict(new.data),
+                )
+            )
 
     def of(self, cls: type) -> list[Record]:
         return [r for r in self.current.values() if isinstance(r, cls)]

@@ -19,9 +19,17 @@ from tests.unit.projections.events import EventLog, fold
 
 
 def metrics_tuple(m: dict[str, Any]) -> tuple[Any, ...]:
-    return (m["total_count"], m["open_count"], m["won_count"], m["lost_count"],
-            m["pipeline_value"], m["weighted_pipeline_value"], m["won_value"], m["win_rate"],
-            m["average_deal_size"])
+    return (
+        m["total_count"],
+        m["open_count"],
+        m["won_count"],
+        m["lost_count"],
+        m["pipeline_value"],
+        m["weighted_pipeline_value"],
+        m["won_value"],
+        m["win_rate"],
+        m["average_deal_size"],
+    )
 
 
 def as_reference_shape(doc: dict[str, Any]) -> tuple[Any, ...]:
@@ -53,15 +61,19 @@ def histories(draw: st.DrawFn) -> EventLog:
         elif kind == "employee" and employees:
             emp = draw(st.sampled_from(employees))
             parent = draw(st.sampled_from([None, *[e.odoo_id for e in employees]]))
-            log.put(EmployeeRecord(**{**emp.to_dict(), "parent_id": parent,
-                                      "active": draw(st.booleans())}))
+            log.put(
+                EmployeeRecord(
+                    **{**emp.to_dict(), "parent_id": parent, "active": draw(st.booleans())}
+                )
+            )
         elif kind == "stage" and stages:
             stage = draw(st.sampled_from(stages))
             log.put(StageRecord(**{**stage.to_dict(), "is_won": draw(st.booleans())}))
         elif kind == "delete":
             victim = draw(st.sampled_from(["lead", "user", "employee"]))
-            pool = {"lead": lead_ids, "user": user_ids,
-                    "employee": [e.odoo_id for e in employees]}[victim]
+            pool = {"lead": lead_ids, "user": user_ids, "employee": [e.odoo_id for e in employees]}[
+                victim
+            ]
             if pool:
                 model = {"lead": "crm.lead", "user": "res.users", "employee": "hr.employee"}
                 log.delete(model[victim], draw(st.sampled_from(pool)))
@@ -78,8 +90,9 @@ def test_dashboards_visibility_and_access_equal_the_reference(log: EventLog) -> 
     org = ref.ref_org(users, employees)
 
     dashboards = fold(DashboardProjection, log.events).all_documents()
-    assert as_reference_shape(dashboards["__all__"]) == ref.dashboard(org, None, True, leads,
-                                                                      stages)
+    assert as_reference_shape(dashboards["__all__"]) == ref.dashboard(
+        org, None, True, leads, stages
+    )
     for uid in org.users:
         expected = ref.dashboard(org, uid, False, leads, stages)
         assert as_reference_shape(dashboards[uid]) == expected, f"viewer {uid}"
