@@ -288,6 +288,18 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from infrastructure.demo import run_demo
+
+    _raise_on_sigterm()
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    try:
+        return asyncio.run(run_demo(settings, host, port, args.interval))
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_odoo_fake(settings: Settings, args: argparse.Namespace) -> int:
     from infrastructure.odoo_fake.runner import main as odoo_fake_main
 
@@ -322,6 +334,18 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help='one {"model": ..., "record": {...}} per line')
     imp.add_argument("--report", help="also write every line's outcome as JSON Lines here")
     imp.set_defaults(handler=cmd_import)
+    demo = sub.add_parser(
+        "demo", help="everything embedded: store, built-in Odoo with a demo company, live changes"
+    )
+    demo.add_argument("--host", help="listen address (default PULSE_HOST, 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="listen port (default PULSE_PORT, 8000)")
+    demo.add_argument(
+        "--interval",
+        type=float,
+        default=4.0,
+        help="seconds between two simulated changes in Odoo (default 4)",
+    )
+    demo.set_defaults(handler=cmd_demo)
     worker = sub.add_parser(
         "worker", help="projection worker, sync scheduler and webhook inbox, without HTTP"
     )
