@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install serve test lint typecheck bench clean
+.PHONY: install demo serve test lint typecheck bench clean
 
 $(UV):
 	python3 -m venv .tools
@@ -16,6 +16,9 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 	touch $@
 
 install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/pulse demo
 
 serve: install
 	$(VENV)/bin/pulse serve
