@@ -70,8 +70,14 @@ class SnapshotStore(Protocol):
 
     async def all_live(self, model: str) -> list[Snapshot]: ...
 
-    async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
-        """Record new latest snapshots and keep the raw versions (write-once)."""
+    async def save(
+        self,
+        snapshots: Sequence[Snapshot],
+        raw: Sequence[RawVersion],
+        new_keys: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
+        """Record new latest snapshots and keep the raw versions (write-once). ``new_keys``
+        names the records that had no snapshot before (an insert, not a replace, will do)."""
         ...
 
     async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
@@ -256,6 +262,12 @@ class Ingestor:
                 version = prev.stream_version if prev is not None else 0
                 if not events:  # content differs only where no event is defined
                     snapshots.append(self._snapshot(model, cand, version, now))
+                    if cand.raw is not None:
+                        raws.append(
+                            RawVersion(
+                                model, cand.odoo_id, cand.content_hash, dict(cand.raw), now, source
+                            )
+                        )
                     continue
                 requests.append(
                     AppendRequest(
@@ -286,7 +298,8 @@ class Ingestor:
                     stats.events_appended += len(request.events)
                     stats.last_position = max(stats.last_position, outcome.last_position)
                 self._count(stats, prev, cand, request)
-            await self._snapshots.save(snapshots, raws)
+            fresh = frozenset((model, c.odoo_id) for c in candidates if c.odoo_id not in latest)
+            await self._snapshots.save(snapshots, raws, fresh)
             candidates = retry
         if candidates:
             raise ConcurrencyError(f"{model} ids {[c.odoo_id for c in candidates]}", "retry")

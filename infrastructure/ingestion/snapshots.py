@@ -1,13 +1,20 @@
 """Raw snapshot store on MongoDB.
 
-``odoo_raw_versions`` keeps every distinct version of every record as received (write-once,
-keyed by content hash: an identical version received again is recognised, not stored twice).
-``odoo_snapshots`` holds the latest snapshot per record, which change detection compares with.
+Every version of every record received is kept, never modified, with its content hash:
+
+* ``odoo_snapshots`` holds one document per record: the latest version as received, its
+  hash and stream version (change detection compares with its normalized form);
+* ``odoo_raw_versions`` holds every *superseded* version (write-once, keyed by content hash),
+  moved there just before the latest document is replaced.
+
+So each version exists exactly once, and a first sync writes one snapshot document per
+record rather than two (the embedded store writes documents one core at a time).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReplaceOne
@@ -15,31 +22,34 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from domain.ingestion import RawVersion, Snapshot
-from domain.normalize import RECORD_TYPE_BY_MODEL
+from domain.normalize import normalize
 
 LATEST = "odoo_snapshots"
 RAW = "odoo_raw_versions"
 DUPLICATE_KEY = 11000
 
 
-def _to_doc(s: Snapshot) -> dict[str, Any]:
+def _to_doc(s: Snapshot, raw: RawVersion | None) -> dict[str, Any]:
     return {
         "_id": f"{s.model}:{s.odoo_id}",
         "model": s.model,
         "odoo_id": s.odoo_id,
         "hash": s.content_hash,
-        "record": s.record.to_dict() if s.record is not None else None,
         "live": s.record is not None,
         "version": s.stream_version,
         "received_at": s.received_at,
         "write_date": s.write_date,
+        "raw": dict(raw.raw) if raw is not None else None,
+        "source": raw.source if raw is not None else None,
     }
 
 
 def _from_doc(doc: dict[str, Any]) -> Snapshot:
     model = doc["model"]
-    data = doc.get("record")
-    record = RECORD_TYPE_BY_MODEL[model].from_dict(data) if data else None
+    raw = doc.get("raw")
+    # The normalized record is not stored: normalizing the raw version again is cheaper
+    # (tens of microseconds) than writing and reading it twice.
+    record = normalize(model, raw) if doc.get("live") and raw is not None else None
     return Snapshot(
         model,
         int(doc["odoo_id"]),
@@ -49,6 +59,20 @@ def _from_doc(doc: dict[str, Any]) -> Snapshot:
         doc["received_at"],
         doc.get("write_date"),
     )
+
+
+def _version_doc(
+    model: str, odoo_id: int, content_hash: str, raw: Any, at: datetime, source: str | None
+) -> dict[str, Any]:
+    return {
+        "_id": f"{model}:{odoo_id}:{content_hash}",
+        "model": model,
+        "odoo_id": odoo_id,
+        "hash": content_hash,
+        "raw": raw,
+        "received_at": at,
+        "source": source,
+    }
 
 
 class MongoSnapshotStore:
@@ -84,45 +108,94 @@ class MongoSnapshotStore:
         return {int(doc["odoo_id"]) async for doc in cursor}
 
     async def all_live(self, model: str) -> list[Snapshot]:
-        return [_from_doc(d) async for d in self._latest.find({"model": model, "live": True})]
+        cursor = self._latest.find({"model": model, "live": True})
+        return [_from_doc(d) async for d in cursor]
 
-    async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
-        if raw:
-            docs = [
-                {
-                    "_id": f"{r.model}:{r.odoo_id}:{r.content_hash}",
-                    "model": r.model,
-                    "odoo_id": r.odoo_id,
-                    "hash": r.content_hash,
-                    "raw": dict(r.raw),
-                    "received_at": r.received_at,
-                    "source": r.source,
-                }
-                for r in raw
-            ]
+    async def save(
+        self,
+        snapshots: Sequence[Snapshot],
+        raw: Sequence[RawVersion],
+        new_keys: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
+        raw_by_key = {(r.model, r.odoo_id): r for r in raw}
+        docs = {
+            (s.model, s.odoo_id): _to_doc(s, raw_by_key.get((s.model, s.odoo_id)))
+            for s in snapshots
+        }
+        inserts = [d for key, d in docs.items() if key in new_keys]
+        replaces = [d for key, d in docs.items() if key not in new_keys]
+        if replaces:
+            await self._keep_superseded([d["_id"] for d in replaces])
+        if inserts:
+            # First sightings: a plain insert is several times cheaper than an upsert. If a
+            # concurrent writer got there first, keep its version and replace it like any other.
             try:
-                await self._raw.insert_many(docs, ordered=False)
+                await self._latest.insert_many(inserts, ordered=False)
             except BulkWriteError as err:
-                # A version already kept is exactly what we would write: write-once.
-                if any(e.get("code") != DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
+                errors = err.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
                     raise
-        if snapshots:
+                late = [inserts[e["index"]] for e in errors]
+                await self._keep_superseded([d["_id"] for d in late])
+                replaces.extend(late)
+        if replaces:
             await self._latest.bulk_write(
-                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in map(_to_doc, snapshots)],
-                ordered=False,
+                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in replaces], ordered=False
             )
+
+    async def _keep_superseded(self, keys: list[str]) -> None:
+        """Copy the versions about to be replaced into the write-once versions collection."""
+        versions = [
+            _version_doc(
+                doc["model"],
+                int(doc["odoo_id"]),
+                doc["hash"],
+                doc["raw"],
+                doc["received_at"],
+                doc.get("source"),
+            )
+            async for doc in self._latest.find({"_id": {"$in": keys}, "raw": {"$ne": None}})
+        ]
+        if not versions:
+            return
+        try:
+            await self._raw.insert_many(versions, ordered=False)
+        except BulkWriteError as err:
+            # A version already kept is exactly what we would write: write-once.
+            if any(e.get("code") != DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
+                raise
 
     async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
         if not ids:
             return set()
-        cursor = self._raw.find(
-            {"model": model, "odoo_id": {"$in": list(ids)}}, {"odoo_id": 1, "hash": 1}
-        )
-        return {(int(doc["odoo_id"]), doc["hash"]) async for doc in cursor}
+        known: set[tuple[int, str]] = set()
+        flt = {"model": model, "odoo_id": {"$in": list(ids)}}
+        async for doc in self._raw.find(flt, {"odoo_id": 1, "hash": 1}):
+            known.add((int(doc["odoo_id"]), doc["hash"]))
+        keys = [f"{model}:{i}" for i in ids]
+        async for doc in self._latest.find(
+            {"_id": {"$in": keys}, "raw": {"$ne": None}}, {"odoo_id": 1, "hash": 1}
+        ):
+            known.add((int(doc["odoo_id"]), doc["hash"]))
+        return known
 
     async def raw_versions(self, model: str, odoo_id: int) -> list[dict[str, Any]]:
-        cursor = self._raw.find({"model": model, "odoo_id": odoo_id}).sort("received_at", 1)
-        return [doc async for doc in cursor]
+        """Every version received of one record, oldest first (the latest last)."""
+        older = self._raw.find({"model": model, "odoo_id": odoo_id}).sort("received_at", 1)
+        versions = [doc async for doc in older]
+        current = await self._latest.find_one({"_id": f"{model}:{odoo_id}", "raw": {"$ne": None}})
+        if current is not None:
+            versions.append(
+                _version_doc(
+                    model,
+                    odoo_id,
+                    current["hash"],
+                    current["raw"],
+                    current["received_at"],
+                    current.get("source"),
+                )
+            )
+        return versions
 
 
 class InMemorySnapshotStore:
@@ -147,7 +220,12 @@ class InMemorySnapshotStore:
             if r.model == model and r.odoo_id in wanted
         }
 
-    async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
+    async def save(
+        self,
+        snapshots: Sequence[Snapshot],
+        raw: Sequence[RawVersion],
+        new_keys: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
         for r in raw:
             self.raw.setdefault(f"{r.model}:{r.odoo_id}:{r.content_hash}", r)
         for s in snapshots:

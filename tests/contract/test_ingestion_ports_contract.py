@@ -13,9 +13,11 @@ from pymongo import AsyncMongoClient
 
 from domain.ingestion import RawVersion, Snapshot
 from domain.model import LeadRecord
+from domain.normalize import normalize
 from domain.sync import SyncMode, SyncRun, SyncStatus
 from infrastructure.ingestion.runs import InMemorySyncRunRepository, MongoSyncRunRepository
 from infrastructure.ingestion.snapshots import InMemorySnapshotStore, MongoSnapshotStore
+from tests.unit.sync.fakes import lead
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -36,31 +38,39 @@ async def ports(
     await mongo_client.drop_database(name)
 
 
+def row(odoo_id: int, name: str) -> dict[str, Any]:
+    return lead(odoo_id, name=name, expected_revenue=5.0)
+
+
 def snap(odoo_id: int, name: str, version: int, deleted: bool = False) -> Snapshot:
-    record = None if deleted else LeadRecord(odoo_id=odoo_id, name=name, expected_revenue=5.0)
+    record = None if deleted else normalize("crm.lead", row(odoo_id, name))
     return Snapshot("crm.lead", odoo_id, f"h-{name}", record, version, NOW, "2026-05-01 11:00:00")
+
+
+def raw(odoo_id: int, name: str, source: str = "sync") -> RawVersion:
+    return RawVersion("crm.lead", odoo_id, f"h-{name}", row(odoo_id, name), NOW, source)
 
 
 async def test_snapshots_latest_live_ids_and_raw_versions(ports: tuple[Any, Any]) -> None:
     store, _ = ports
     await store.save(
         [snap(1, "a", 1), snap(2, "b", 1), snap(3, "c", 2, deleted=True)],
-        [RawVersion("crm.lead", 1, "h-a", {"id": 1, "name": "a"}, NOW, "sync")],
+        [raw(1, "a"), raw(2, "b")],
+        frozenset({("crm.lead", 1), ("crm.lead", 2), ("crm.lead", 3)}),
     )
     latest = await store.latest("crm.lead", [1, 2, 3, 4])
     assert set(latest) == {1, 2, 3}
-    assert latest[1].record == LeadRecord(odoo_id=1, name="a", expected_revenue=5.0)
+    assert latest[1].record == normalize("crm.lead", row(1, "a"))
+    assert isinstance(latest[1].record, LeadRecord) and latest[1].record.name == "a"
     assert latest[1].content_hash == "h-a" and latest[1].stream_version == 1
     assert latest[3].deleted
     assert await store.live_ids("crm.lead") == {1, 2}
     assert {s.odoo_id for s in await store.all_live("crm.lead")} == {1, 2}
     assert await store.live_ids("crm.stage") == set()
     # A newer version replaces the latest; raw versions are write-once and accumulate.
-    raw_again = RawVersion("crm.lead", 1, "h-a", {"id": 1, "name": "a"}, NOW, "webhook")
-    raw_new = RawVersion("crm.lead", 1, "h-a2", {"id": 1, "name": "a2"}, NOW, "sync")
-    await store.save([snap(1, "a2", 2)], [raw_again, raw_new])
+    await store.save([snap(1, "a2", 2)], [raw(1, "a2")])
     assert (await store.latest("crm.lead", [1]))[1].content_hash == "h-a2"
-    assert await store.known_versions("crm.lead", [1, 2]) == {(1, "h-a"), (1, "h-a2")}
+    assert await store.known_versions("crm.lead", [1, 2]) == {(1, "h-a"), (1, "h-a2"), (2, "h-b")}
 
 
 async def test_only_one_sync_run_holds_the_lock(ports: tuple[Any, Any]) -> None:
