@@ -13,9 +13,7 @@ log = logging.getLogger("pulse.scheduler")
 
 
 class SyncScheduler:
-    def __init__(
-        self, run_sync: Callable[[SyncOdoo], Awaitable[SyncRun]], interval: float
-    ) -> None:
+    def __init__(self, run_sync: Callable[[SyncOdoo], Awaitable[SyncRun]], interval: float) -> None:
         self._run_sync = run_sync
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
@@ -35,8 +33,7 @@ class SyncScheduler:
         while True:
             try:
                 run = await self._run_sync(SyncOdoo(SyncMode.INCREMENTAL, trigger="scheduler"))
-                log.info("scheduled sync %s: %s %s", run.id, run.status.value,
-                         run.stats.as_dict())  # fmt: skip
+                log.info("scheduled sync %s: %s %s", run.id, run.status.value, run.stats.as_dict())
             except SyncAlreadyRunning:
                 log.info("scheduled sync skipped: another run is in progress")
             except Exception:

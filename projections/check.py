@@ -58,9 +58,7 @@ def expected_documents(projection: Projection) -> dict[str, dict[str, dict[str, 
     return dict(docs)
 
 
-async def check(
-    db: AsyncDatabase[Any], store: EventStore, *, max_report: int = 200
-) -> CheckReport:
+async def check(db: AsyncDatabase[Any], store: EventStore, *, max_report: int = 200) -> CheckReport:
     report = CheckReport()
     folds = [factory() for factory in PROJECTIONS]
     async for batch in store.read_all(0, batch_size=5000):

@@ -53,10 +53,17 @@ class WebhookInbox:
         self, delivery_id: str, model: str, odoo_id: int, body: dict[str, Any], signed: bool
     ) -> None:
         doc = {
-            "_id": delivery_id, "model": model, "odoo_id": odoo_id, "body": body,
-            "signed": signed, "received_at": datetime.now(UTC), "status": PENDING, "due": now_ms(),
-            "attempts": 0, "last_error": None,
-        }  # fmt: skip
+            "_id": delivery_id,
+            "model": model,
+            "odoo_id": odoo_id,
+            "body": body,
+            "signed": signed,
+            "received_at": datetime.now(UTC),
+            "status": PENDING,
+            "due": now_ms(),
+            "attempts": 0,
+            "last_error": None,
+        }
         try:
             await self._inbox.insert_one(doc)
         except DuplicateKeyError as err:
@@ -78,17 +85,28 @@ class WebhookInbox:
     async def done(self, entry: InboxEntry, result: dict[str, Any]) -> None:
         await self._inbox.update_one(
             {"_id": entry.id},
-            {"$set": {"status": DONE, "processed_at_ms": now_ms(), "result": result,
-                      "last_error": None}},
-        )  # fmt: skip
+            {
+                "$set": {
+                    "status": DONE,
+                    "processed_at_ms": now_ms(),
+                    "result": result,
+                    "last_error": None,
+                }
+            },
+        )
 
     async def retry_later(self, entry: InboxEntry, error: str, delay: float) -> None:
         await self._inbox.update_one(
             {"_id": entry.id},
-            {"$set": {"status": PENDING, "last_error": error,
-                      "due": now_ms() + int(delay * 1000)},
-             "$inc": {"attempts": 1}},
-        )  # fmt: skip
+            {
+                "$set": {
+                    "status": PENDING,
+                    "last_error": error,
+                    "due": now_ms() + int(delay * 1000),
+                },
+                "$inc": {"attempts": 1},
+            },
+        )
 
     async def counts(self) -> dict[str, int]:
         out = {PENDING: 0, PROCESSING: 0, DONE: 0}

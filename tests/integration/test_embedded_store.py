@@ -162,7 +162,11 @@ def test_pulse_serve_answers_health_and_leaves_no_store_behind(
 
         assert wait_until(up, timeout=30), "server did not become ready"
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
-        assert httpx.get(f"{base}/readyz").json() == {"status": "ready", "store": "ok"}
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready == {"status": "ready", "store": "ok", "projections": "ok"}
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'pulse_projection_lag{projection="dashboard_metrics"}' in metrics
+        assert "pulse_http_request_duration_seconds_count" in metrics
         assert len(store_processes(tmp_path)) == 1
         server.send_signal(sig)
         assert server.wait(timeout=30) == 0

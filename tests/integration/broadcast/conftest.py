@@ -26,7 +26,7 @@ async def _require_redis() -> str:
     try:
         await client.ping()
     except Exception as exc:
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc}")
+        pytest.fail(f"no Redis at {REDIS_URL}: {exc} (CI starts one; so must you)")
     finally:
         await client.aclose()
     return REDIS_URL

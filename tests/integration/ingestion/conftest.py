@@ -41,8 +41,16 @@ async def stack(
     mongo_db: Any,
 ) -> AsyncIterator[Stack]:
     fake, protocol = target
-    client = OdooClient(fake.url, fake.db, fake.login, fake.api_key, protocol=protocol,
-                        backoff_base=0.01, backoff_max=0.05, timeout=5)  # fmt: skip
+    client = OdooClient(
+        fake.url,
+        fake.db,
+        fake.login,
+        fake.api_key,
+        protocol=protocol,
+        backoff_base=0.01,
+        backoff_max=0.05,
+        timeout=5,
+    )
     events, snapshots, runs = (
         MongoEventStore(mongo_db),
         MongoSnapshotStore(mongo_db),
@@ -51,6 +59,7 @@ async def stack(
     for part in (events, snapshots, runs):
         await part.ensure_indexes()
     ingestor = Ingestor(events, snapshots, SystemClock())
-    yield Stack(fake, client, events, snapshots, runs, SyncHandler(client, ingestor, runs,
-                                                                 SystemClock()))  # fmt: skip
+    yield Stack(
+        fake, client, events, snapshots, runs, SyncHandler(client, ingestor, runs, SystemClock())
+    )
     await client.aclose()

@@ -64,10 +64,14 @@ async def test_archived_lost_won_and_deleted(stack: Stack) -> None:
     odoo, demo = stack.odoo, stack.odoo.demo
     await stack.sync(SyncOdoo())
     open_leads = [
-        s.odoo_id for s in await stack.snapshots.all_live(LEAD)
-        if s.record is not None and s.record.active and s.record.type == "opportunity"
-        and s.record.stage_id != demo.won_stage_id and s.record.probability > 0
-    ]  # fmt: skip
+        s.odoo_id
+        for s in await stack.snapshots.all_live(LEAD)
+        if s.record is not None
+        and s.record.active
+        and s.record.type == "opportunity"
+        and s.record.stage_id != demo.won_stage_id
+        and s.record.probability > 0
+    ]
     archived, lost, won, gone = open_leads[:4]
     odoo.clock.advance(60)
     odoo.archive(LEAD, [archived])
@@ -80,8 +84,12 @@ async def test_archived_lost_won_and_deleted(stack: Stack) -> None:
     full = await stack.sync(SyncOdoo(SyncMode.FULL))
     assert full.stats.deleted == 1
     new = set(await types_after(stack, head))
-    assert {(str(archived), "OpportunityArchived"), (str(lost), "OpportunityLost"),
-            (str(won), "OpportunityWon"), (str(gone), "OpportunityDeleted")} <= new  # fmt: skip
+    assert {
+        (str(archived), "OpportunityArchived"),
+        (str(lost), "OpportunityLost"),
+        (str(won), "OpportunityWon"),
+        (str(gone), "OpportunityDeleted"),
+    } <= new
     assert (str(archived), "OpportunityLost") not in new
 
 

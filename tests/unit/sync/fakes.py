@@ -51,9 +51,14 @@ class MemoryGateway:
         return "19.0"
 
     async def search_read(
-        self, model: str, domain: list[Any], fields: list[str], order: str,
-        limit: int | None = None, offset: int = 0,
-    ) -> list[dict[str, Any]]:  # fmt: skip
+        self,
+        model: str,
+        domain: list[Any],
+        fields: list[str],
+        order: str,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         rows = self._select(model, domain)[offset:]
         return rows[:limit] if limit is not None else rows
 
@@ -78,25 +83,48 @@ class MemoryGateway:
 
 def lead(odoo_id: int, **over: Any) -> dict[str, Any]:
     row = {
-        "id": odoo_id, "name": f"Deal {odoo_id}", "type": "opportunity", "user_id": [7, "Rep"],
-        "team_id": False, "stage_id": [1, "New"], "partner_id": False,
-        "expected_revenue": 1000.0, "probability": 10.0, "date_deadline": False,
-        "date_closed": False, "create_date": "2026-01-01 09:00:00",
-        "write_date": "2026-01-01 09:00:00", "active": True, "lost_reason_id": False,
+        "id": odoo_id,
+        "name": f"Deal {odoo_id}",
+        "type": "opportunity",
+        "user_id": [7, "Rep"],
+        "team_id": False,
+        "stage_id": [1, "New"],
+        "partner_id": False,
+        "expected_revenue": 1000.0,
+        "probability": 10.0,
+        "date_deadline": False,
+        "date_closed": False,
+        "create_date": "2026-01-01 09:00:00",
+        "write_date": "2026-01-01 09:00:00",
+        "active": True,
+        "lost_reason_id": False,
         "company_id": [1, "Co"],
-    }  # fmt: skip
+    }
     row.update(over)
     return row
 
 
 def stage(odoo_id: int, name: str, sequence: int, is_won: bool = False) -> dict[str, Any]:
-    return {"id": odoo_id, "name": name, "sequence": sequence, "is_won": is_won, "fold": False,
-            "write_date": "2026-01-01 08:00:00"}  # fmt: skip
+    return {
+        "id": odoo_id,
+        "name": name,
+        "sequence": sequence,
+        "is_won": is_won,
+        "fold": False,
+        "write_date": "2026-01-01 08:00:00",
+    }
 
 
 def user(odoo_id: int, login: str, **over: Any) -> dict[str, Any]:
-    row = {"id": odoo_id, "login": login, "email": login, "name": login.split("@")[0].title(),
-           "share": False, "active": True, "company_id": [1, "Co"],
-           "write_date": "2026-01-01 08:00:00"}  # fmt: skip
+    row = {
+        "id": odoo_id,
+        "login": login,
+        "email": login,
+        "name": login.split("@")[0].title(),
+        "share": False,
+        "active": True,
+        "company_id": [1, "Co"],
+        "write_date": "2026-01-01 08:00:00",
+    }
     row.update(over)
     return row

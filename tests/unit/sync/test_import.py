@@ -46,8 +46,13 @@ async def test_duplicates_and_malformed_lines_are_all_accounted_for() -> None:
     assert report.lines == 12 and report.adds_up
     assert report.counts() == {"imported": 4, "unchanged": 1, "duplicate": 1, "rejected": 6}
     assert [by_line[i].status for i in (1, 2, 3, 4, 5, 6)] == [
-        "imported", "unchanged", "imported", "imported", "duplicate", "imported",
-    ]  # fmt: skip
+        "imported",
+        "unchanged",
+        "imported",
+        "imported",
+        "duplicate",
+        "imported",
+    ]
     assert by_line[5].reason == "same as line 4"
     assert "id" in (by_line[7].reason or "")
     assert "expected_revenue" in (by_line[8].reason or "")

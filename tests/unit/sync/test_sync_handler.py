@@ -28,8 +28,7 @@ def world() -> World:
     runs = InMemorySyncRunRepository()
     clock = FakeClock()
     ingestor = Ingestor(events, InMemorySnapshotStore(), clock)
-    handler = SyncHandler(odoo, ingestor, runs, clock, page_size=2,
-                          models=(STAGE, USER, LEAD))  # fmt: skip
+    handler = SyncHandler(odoo, ingestor, runs, clock, page_size=2, models=(STAGE, USER, LEAD))
     return odoo, events, runs, handler
 
 
@@ -75,15 +74,19 @@ async def test_changes_become_specific_events_and_won_uses_stage_flags(world: Wo
     odoo, events, runs, sync = world
     await sync(SyncOdoo())
     head = await events.head_position()
-    odoo.put(LEAD, lead(1, stage_id=[2, "Won"], probability=100.0,
-                        write_date="2026-01-01 10:00:00"))  # fmt: skip
+    odoo.put(
+        LEAD, lead(1, stage_id=[2, "Won"], probability=100.0, write_date="2026-01-01 10:00:00")
+    )
     odoo.put(LEAD, lead(2, expected_revenue=2500.0, write_date="2026-01-01 10:00:01"))
     odoo.put(LEAD, lead(3, active=False, probability=0.0, write_date="2026-01-01 10:00:02"))
     run = await sync(SyncOdoo())
     assert run.stats.updated == 3 and run.stats.archived == 1
     new = {(e.stream_id, e.type) for e in await events.read_after(head)}
-    assert new == {("1", "OpportunityWon"), ("2", "OpportunityRevenueChanged"),
-                   ("3", "OpportunityLost")}  # fmt: skip
+    assert new == {
+        ("1", "OpportunityWon"),
+        ("2", "OpportunityRevenueChanged"),
+        ("3", "OpportunityLost"),
+    }
 
 
 async def test_full_sync_detects_deletions(world: World) -> None:

@@ -1,0 +1,140 @@
+"""Who is calling: the verified token (``Identity``) and their access entry (``Caller``).
+
+One ``Session`` per HTTP request or WebSocket connection. The token is verified by an
+``Authenticator`` that infrastructure provides (``TokenVerifier`` + ``PULSE_ADMIN_EMAILS``);
+the access entry is read from the ``user_access_matrix`` read model by the token's email and
+cached, but never used once it is older than ``PULSE_ACCESS_TTL``: a long-lived subscription
+re-reads it, so an archived user or a moved manager loses access within the TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from domain.access import Viewer
+from projections.read_models import USER_ACCESS, AccessDoc
+from schema.errors import Forbidden, Unauthenticated
+from schema.read_store import ReadModels
+
+Scope = Literal["OWN", "TEAM", "ALL"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a verified token says: the (normalised) email, admin or not, and until when."""
+
+    email: str
+    is_admin: bool
+    expires_at: datetime
+
+
+class Authenticator(Protocol):
+    def authenticate(self, authorization: str | None) -> Identity:
+        """Verify an ``Authorization`` value (``Bearer <jwt>``); raise ``Unauthenticated``
+        (with a message that never echoes the token) when it is missing or invalid."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated, authorised caller and the access sets every read path applies."""
+
+    viewer: Viewer
+    visible_user_ids: frozenset[str]  # salespeople whose opportunities a non-admin sees
+    readable_profile_ids: frozenset[str]  # profiles a non-admin may read
+    direct_report_count: int = 0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.viewer.is_admin
+
+    @property
+    def scope(self) -> Scope:
+        if self.viewer.is_admin:
+            return "ALL"
+        return "TEAM" if self.direct_report_count > 0 else "OWN"
+
+
+NO_ACCESS = "This account has no access to Pulse: it is not an active Odoo user"
+
+
+def _sign_in_rank(doc: dict[str, Any]) -> tuple[bool, int, str]:
+    # Several users may share an email: the active one, then the lowest (numeric) id,
+    # the same rule as domain.org's sign-in email index.
+    key = str(doc.get("_id"))
+    return (not bool(doc.get("active", True)), len(key), key)
+
+
+class Session:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        read_models: ReadModels,
+        *,
+        access_ttl: float,
+        authorization: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._authenticator = authenticator
+        self._read_models = read_models
+        self._ttl = access_ttl
+        self._clock = clock
+        self._authorization = authorization
+        self._identity: Identity | None = None
+        self._caller: tuple[Caller, float] | None = None
+        self._lock = asyncio.Lock()
+
+    def present(self, authorization: str | None) -> Identity:
+        """Verify credentials now (WebSocket ``connection_init``); raises ``Unauthenticated``."""
+        self._authorization = authorization
+        self._identity = None
+        self._caller = None
+        return self.identity()
+
+    def identity(self) -> Identity:
+        if self._identity is None:
+            self._identity = self._authenticator.authenticate(self._authorization)
+        if self._identity.expires_at <= datetime.now(UTC):
+            raise Unauthenticated("The token has expired")
+        return self._identity
+
+    async def caller(self) -> Caller:
+        """The caller, their access entry re-read once it is older than the TTL.
+
+        Raises ``Unauthenticated`` (no/invalid/expired token) or ``Forbidden`` (a valid token
+        whose email is neither an active Odoo user nor an admin)."""
+        identity = self.identity()
+        cached = self._caller
+        if cached is not None and self._clock() - cached[1] < self._ttl:
+            return cached[0]
+        async with self._lock:  # concurrent resolvers share one read
+            cached = self._caller
+            if cached is not None and self._clock() - cached[1] < self._ttl:
+                return cached[0]
+            self._caller = None
+            caller = await self._load(identity)
+            self._caller = (caller, self._clock())
+            return caller
+
+    async def _load(self, identity: Identity) -> Caller:
+        collection = await self._read_models.collection(USER_ACCESS)
+        docs = [doc async for doc in collection.find({"email_key": identity.email}).limit(20)]
+        access = AccessDoc.model_validate(min(docs, key=_sign_in_rank)) if docs else None
+        if identity.is_admin:
+            # An admin need not be an Odoo user; when they are, `viewer` is their profile.
+            user_id = access.id if access is not None else None
+            return Caller(Viewer(user_id, identity.email, is_admin=True), frozenset(), frozenset())
+        if access is None or not access.active:
+            raise Forbidden(NO_ACCESS)
+        # Everyone sees their own deals and reads their own profile, whatever the entry says.
+        return Caller(
+            Viewer(access.id, identity.email, is_admin=False),
+            visible_user_ids=frozenset((access.id, *access.visible_user_ids)),
+            readable_profile_ids=frozenset((access.id, *access.readable_profile_ids)),
+            direct_report_count=access.direct_report_count,
+        )

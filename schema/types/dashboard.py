@@ -1,0 +1,74 @@
+"""The per-viewer dashboard (PRODUCT.md §3 "Dashboard"), from ``DashboardDoc``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from projections.read_models import MetricsDoc
+from schema.context import Context
+from schema.readers.profiles import required_profile, viewer_profile
+from schema.types.enums import DashboardScope
+from schema.types.opportunities import Stage, money
+from schema.types.people import UserProfile
+
+
+@strawberry.type
+class Metrics:
+    total_count: int
+    open_count: int
+    won_count: int
+    lost_count: int
+    pipeline_value: float
+    weighted_pipeline_value: float
+    won_value: float
+    win_rate: float | None = strawberry.field(description="A fraction from 0 to 1")
+    average_deal_size: float | None
+
+    @classmethod
+    def from_doc(cls, doc: MetricsDoc) -> Metrics:
+        return cls(
+            total_count=doc.total_count,
+            open_count=doc.open_count,
+            won_count=doc.won_count,
+            lost_count=doc.lost_count,
+            pipeline_value=money(doc.pipeline_value),
+            weighted_pipeline_value=money(doc.weighted_pipeline_value),
+            won_value=money(doc.won_value),
+            win_rate=doc.win_rate,
+            average_deal_size=(
+                None if doc.average_deal_size is None else money(doc.average_deal_size)
+            ),
+        )
+
+
+@strawberry.type
+class StageMetrics:
+    stage: Stage
+    count: int
+    value: float
+
+
+@strawberry.type
+class SalespersonMetrics:
+    salesperson_id: strawberry.Private[str]
+    metrics: Metrics
+
+    @strawberry.field
+    async def salesperson(self, info: strawberry.Info[Context]) -> UserProfile:
+        return await required_profile(info.context, self.salesperson_id)
+
+
+@strawberry.type
+class Dashboard:
+    scope: DashboardScope
+    metrics: Metrics
+    by_stage: list[StageMetrics]
+    team: list[SalespersonMetrics]
+    as_of: int = strawberry.field(description="The event-store position this reflects")
+    updated_at: datetime
+
+    @strawberry.field
+    async def viewer(self, info: strawberry.Info[Context]) -> UserProfile | None:
+        return await viewer_profile(info.context)
