@@ -263,4 +263,3 @@ def _same_user_display(before: Any, after: Any) -> bool:
         and isinstance(after, UserRecord)
         and (before.name, before.email, before.active) == (after.name, after.email, after.active)
     )
-
