@@ -7,10 +7,13 @@ in depth against a library that echoes a URL or header into a log line.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 
 MASK = "***"
+# The webhook URL carries its secret (stock Odoo cannot sign): never log it, e.g. in access logs.
+WEBHOOK_PATH = re.compile(r"(/webhooks/odoo/)[^\s\"'?]+")
 
 
 class RedactSecrets(logging.Filter):
@@ -19,10 +22,8 @@ class RedactSecrets(logging.Filter):
         self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         message = record.getMessage()
-        redacted = message
+        redacted = WEBHOOK_PATH.sub(rf"\g<1>{MASK}", message)
         for secret in self._secrets:
             redacted = redacted.replace(secret, MASK)
         if redacted != message:

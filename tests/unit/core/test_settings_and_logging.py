@@ -49,3 +49,11 @@ def test_log_filter_masks_secret_values() -> None:
                                ("http://odoo", "odoo-key-123"), None)  # fmt: skip
     RedactSecrets(["odoo-key-123"]).filter(record)
     assert record.getMessage() == "calling http://odoo with key ***"
+
+
+def test_log_filter_masks_webhook_tokens_in_paths() -> None:
+    line = '127.0.0.1:5 - "POST /webhooks/odoo/Ux1O27ho5N93O6ROz HTTP/1.1" 202'
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, line, None, None)
+    RedactSecrets([]).filter(record)
+    assert "Ux1O27ho5N93O6ROz" not in record.getMessage()
+    assert "/webhooks/odoo/***" in record.getMessage()
