@@ -85,7 +85,14 @@ class MongoSyncRunRepository:
         now_ms = int(now.timestamp() * 1000)
         try:
             lock = await self._state.find_one_and_update(
-                {"_id": "lock", "$or": [{"run_id": None}, {"expires": {"$lt": now_ms}}]},
+                # $and, not a top-level $or beside _id: nx-27017 then ignores the _id and
+                # could take the cursors document for the lock (MongoDB means the same).
+                {
+                    "$and": [
+                        {"_id": "lock"},
+                        {"$or": [{"run_id": None}, {"expires": {"$lt": now_ms}}]},
+                    ]
+                },
                 {"$set": {"run_id": run.id, "expires": self._expiry()}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,

@@ -1,7 +1,74 @@
 """Projection framework: checkpointed catch-up, leases, retries, zero-downtime rebuilds.
 
-Concrete read models subclass :class:`Projection`; the app owns one
-:class:`ProjectionRunner`; readers find collections with :func:`active_collection`.
+Writing a read model
+--------------------
+Subclass :class:`Projection`; keep state in :class:`DocumentTable` s (one per owned
+collection) so that replays are exact::
+
+    class OpportunityView(Projection):
+        name = "opportunity_view"
+        collections = (CollectionSpec("opportunity_view", (IndexModel([("stage", 1)]),)),)
+        version = 1                     # bump when the fold changes (see rebuild)
+
+        def __init__(self) -> None:    # no I/O here: a factory is called often
+            self.docs = DocumentTable("opportunity_view")
+
+        def handlers(self) -> Mapping[str, Handler]:      # the explicit routing table
+            return {"OpportunityCreated": self._created, "OpportunityDeleted": self._deleted}
+
+        async def load(self, ctx: ProjectionContext) -> None:
+            await self.docs.load(ctx)   # warm a fresh instance from what is stored
+
+        def _created(self, event: RecordedEvent) -> None:   # pure, no I/O
+            doc = self.docs.edit(event.stream_id, event)
+            if doc is None:
+                return                  # this document already contains this event (replay)
+            doc["name"] = event.data["name"]
+
+        def _deleted(self, event: RecordedEvent) -> None:
+            self.docs.delete(event.stream_id, event)
+
+        async def flush(self, ctx: ProjectionContext) -> list[Notification]:
+            changes = await self.docs.flush(ctx)           # position-guarded bulk write
+            return [Notification("opportunity", {"id": c.key}) for c in changes]
+
+Rules: ``apply``/handlers never do I/O and are deterministic; every stored document is
+written through ``DocumentTable`` (or :func:`guarded_replace` / :func:`guarded_delete` /
+:func:`guarded_bulk_write`), which stamps ``_pos``; a value must be a fold of the events that
+touch that document. The framework makes a fresh instance (the class, or any zero-argument
+factory) whenever it needs a clean fold, so there is no ``reset``. Notifications are small
+JSON; the runner adds ``position`` to each payload and publishes only after the checkpoint.
+
+Running (app / CLI)
+-------------------
+``runner = ProjectionRunner(db, event_store, [OpportunityView, ...], publish=hub_publish,
+config=RunnerConfig(...))``, then ``await runner.start()`` / ``await runner.stop()`` (or
+``async with runner``) in the Starlette lifespan or a CLI command. Any number of processes may
+run one: each projection is served by the holder of its lease.
+
+* ``runner.notify()`` after appending events in this process (others are polled for).
+* ``await runner.wait_until(position, timeout) -> bool`` (``syncOdoo(wait: true)``).
+* ``await runner.status(names=None) -> list[ProjectionStatus]``; API replicas that run no
+  projections use ``await read_statuses(db, event_store, names)``.
+* ``await runner.resume(name)`` / ``await runner.skip(name)`` for a PAUSED projection (works
+  across processes); ``await runner.skipped(name)`` lists skipped events.
+* ``await runner.start_rebuild(names, progress=None)`` returns statuses at once (GraphQL
+  ``rebuildProjections``); ``await runner.rebuild(names, progress)`` waits (CLI; ``progress``
+  gets :class:`RebuildProgress`: done, total, events_per_second, eta_seconds).
+
+Reading (GraphQL resolvers)
+---------------------------
+``coll = await active_collection(db, "opportunity_view", "opportunity_view")`` resolves the
+active generation (``opportunity_view__g3``), cached ~1 s; ``invalidate_active(names)``
+drops the cache (the runner does so in its own process after a switch).
+
+Guarantees, in short
+--------------------
+Batch: apply in memory -> guarded flush -> checkpoint (``projection_state``) -> publish; a
+crash anywhere replays from the checkpoint without loss or double count. A failing event is
+retried with backoff, narrowed down to itself, then its projection is PAUSED with the error
+visible; others keep going. A rebuild writes generation g+1 while g serves, records its
+progress (a crash resumes it), switches position and generation in one update, then drops g.
 """
 
 from projections.framework.checkpoints import Checkpoints, ProjectionState
@@ -16,21 +83,30 @@ from projections.framework.documents import (
 from projections.framework.generations import active_collection, active_name, invalidate_active
 from projections.framework.projection import (
     CollectionSpec,
+    Handler,
     Notification,
     Projection,
     ProjectionContext,
     ProjectionFactory,
 )
-from projections.framework.rebuild import RebuildInProgress, RebuildProgress
+from projections.framework.rebuild import (
+    REBUILT_CHANNEL,
+    ProgressCallback,
+    RebuildInProgress,
+    RebuildProgress,
+)
 from projections.framework.runner import ProjectionRunner
 from projections.framework.status import ProjectionStatus, read_statuses
 
 __all__ = [
+    "REBUILT_CHANNEL",
     "Change",
     "Checkpoints",
     "CollectionSpec",
     "DocumentTable",
+    "Handler",
     "Notification",
+    "ProgressCallback",
     "Projection",
     "ProjectionContext",
     "ProjectionFactory",

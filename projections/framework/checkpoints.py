@@ -67,6 +67,7 @@ class RebuildInfo:
     events_per_second: float
     started: float
     error: str | None
+    version: int = 1
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> RebuildInfo:
@@ -77,6 +78,7 @@ class RebuildInfo:
             events_per_second=float(doc.get("eps", 0.0)),
             started=float(doc["started"]),
             error=doc.get("error"),
+            version=int(doc.get("version", 1)),
         )
 
 
@@ -157,7 +159,8 @@ class Checkpoints:
         self, name: str, generation: int, state: ProjectionState, error: ErrorInfo | None = None
     ) -> bool:
         fields: dict[str, Any] = {"state": state.value, "error": error.to_doc() if error else None}
-        if state is not ProjectionState.LIVE and state is not ProjectionState.CATCHING_UP:
+        if state is not ProjectionState.CATCHING_UP:
+            # Paused, failed, or LIVE after an empty read: nothing is flowing right now.
             fields["eps"] = 0.0
         return await self._update({"_id": name, "generation": generation}, fields)
 
@@ -170,8 +173,12 @@ class Checkpoints:
         return await self._update(flt, {"control": action})
 
     async def take_request(self, name: str) -> str | None:
+        """Claim a pending request. The state leaves PAUSED in the same update, so nobody
+        (``wait_until``) mistakes a projection being resumed for one still stuck."""
+        fields = {"control": None, "state": ProjectionState.CATCHING_UP.value}
         doc = await self._state.find_one_and_update(
-            {"_id": name, "control": {"$in": ["resume", "skip"]}}, {"$set": {"control": None}}
+            {"_id": name, "control": {"$in": ["resume", "skip"]}},
+            {"$set": {**fields, "updated": self._clock()}},
         )
         return None if doc is None else str(doc["control"])
 
@@ -189,9 +196,9 @@ class Checkpoints:
         return {int(d["position"]) for d in await self.skipped(name)}
 
     # ----------------------------------------------------------------- rebuild
-    async def begin_rebuild(self, name: str, generation: int, total: int) -> None:
+    async def begin_rebuild(self, name: str, generation: int, total: int, version: int) -> None:
         info: dict[str, Any] = {"generation": generation, "position": 0, "total": total, "eps": 0.0}
-        info |= {"started": self._clock(), "error": None}
+        info |= {"started": self._clock(), "error": None, "version": version}
         await self._update({"_id": name}, {"rebuild": info})
 
     async def rebuild_progress(

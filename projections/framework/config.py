@@ -1,10 +1,16 @@
-"""Tunables of the runner and the rebuild, and the publisher callback's type."""
+"""Tunables of the runner and the rebuild, the publisher callback, and the shared services."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
+from domain.event_store import EventStore
+from projections.framework.checkpoints import Checkpoints
+from projections.framework.leases import Leases
 from projections.framework.projection import Notification
 
 Publish = Callable[[Sequence[Notification]], Awaitable[None]]
@@ -42,3 +48,15 @@ class RunnerConfig:
         """Delay before retry number ``attempt`` (1, 2, ...): exponential, capped."""
         exponent = max(attempt - 1, 0)
         return float(min(self.backoff_max, self.backoff_initial * self.backoff_factor**exponent))
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What workers and rebuilds share within one runner."""
+
+    db: AsyncDatabase[Any]
+    store: EventStore
+    checkpoints: Checkpoints
+    leases: Leases
+    publish: Publish
+    config: RunnerConfig

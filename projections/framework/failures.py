@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pymongo.errors import ConnectionFailure
 
 from domain.events import RecordedEvent
+from projections.framework.checkpoints import ErrorInfo
 from projections.framework.config import RunnerConfig
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, ConnectionError)
@@ -42,6 +43,15 @@ class Verdict:
     transient: bool
     attempts: int
     poison: RecordedEvent | None
+
+
+def error_info(err: BaseException, verdict: Verdict) -> ErrorInfo:
+    """What operators see about a failure (the event, when the policy could pin one)."""
+    message = str(err) if isinstance(err, ApplyError) else f"{type(err).__name__}: {err}"
+    poison = verdict.poison
+    if poison is None:
+        return ErrorInfo(message, attempts=verdict.attempts)
+    return ErrorInfo(message, poison.position, poison.id, poison.type, verdict.attempts)
 
 
 class FailurePolicy:

@@ -9,6 +9,8 @@ empty collection.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,27 +33,44 @@ async def create_generation(
             await collection.create_indexes(list(spec.indexes))
 
 
-async def drop_generation(db: AsyncDatabase[Any], projection: Projection, generation: int) -> None:
-    for spec in projection.collections:
-        await db.drop_collection(physical_name(spec.base_name, generation))
+async def drop_generations(
+    db: AsyncDatabase[Any], projection: Projection, which: Callable[[int], bool]
+) -> list[str]:
+    """Drop the projection's collections of every generation for which ``which`` is true."""
+    bases = {spec.base_name for spec in projection.collections}
+    dropped: list[str] = []
+    for name in await db.list_collection_names():
+        parsed = parse_physical_name(name)
+        if parsed is not None and parsed[0] in bases and which(parsed[1]):
+            await db.drop_collection(name)
+            dropped.append(name)
+    return dropped
 
 
 async def drop_generations_before(
     db: AsyncDatabase[Any], projection: Projection, generation: int
 ) -> list[str]:
-    """Drop the projection's collections of every generation older than ``generation``.
+    """Only older ones: a newer generation may be a rebuild that another process has just
+    started, and only the holder of the rebuild lease may discard it."""
+    return await drop_generations(db, projection, lambda g: g < generation)
 
-    Only older ones: a newer generation may be a rebuild that another process has just
-    started, and only that rebuild may discard it.
-    """
-    bases = {spec.base_name for spec in projection.collections}
-    dropped: list[str] = []
-    for name in await db.list_collection_names():
-        parsed = parse_physical_name(name)
-        if parsed is not None and parsed[0] in bases and parsed[1] < generation:
-            await db.drop_collection(name)
-            dropped.append(name)
-    return dropped
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def drop_older_later(
+    db: AsyncDatabase[Any], projection: Projection, generation: int, delay: float
+) -> None:
+    """``drop_generations_before`` in the background after ``delay`` (best effort)."""
+
+    async def drop() -> None:
+        await asyncio.sleep(delay)
+        with contextlib.suppress(Exception):
+            await drop_generations_before(db, projection, generation)
+
+    task = asyncio.create_task(drop())
+    _background.add(task)  # keep a reference until done, or the task may be collected
+    task.add_done_callback(_background.discard)
 
 
 class ActiveGenerations:

@@ -1,8 +1,8 @@
 """Leases: one writer per projection (and one rebuild per projection) across processes.
 
-``projection_leases`` holds ``{_id: key, owner, expires}`` (epoch seconds). Acquiring and
-renewing are the same conditional upsert: take the document if it has expired or is already
-ours. When someone else holds it, the filter matches nothing and the upsert collides on
+``projection_leases`` holds ``{_id: key, owner, expires}`` (epoch seconds). ``acquire``
+renews the document if it is ours, else takes it with a conditional upsert if it has
+expired. When someone else holds it, that filter matches nothing and the upsert collides on
 ``_id``: MongoDB raises DuplicateKeyError, the embedded store returns None; both mean "not
 acquired".
 
@@ -52,15 +52,22 @@ class Leases:
         """Take or renew ``key`` for ``duration`` seconds; False when another owner holds it."""
         started = self._monotonic()
         now = self._clock()
-        try:
-            doc = await self._leases.find_one_and_update(
-                {"_id": key, "$or": [{"expires": {"$lt": now}}, {"owner": self.owner}]},
-                {"$set": {"owner": self.owner, "expires": now + self.duration}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            doc = None
+        expires = {"$set": {"owner": self.owner, "expires": now + self.duration}}
+        # Two single-condition updates rather than one ``$or``: the embedded store ignores
+        # ``_id`` in an update filter that has a top-level ``$or`` (it renewed other keys).
+        doc = await self._leases.find_one_and_update(
+            {"_id": key, "owner": self.owner}, expires, return_document=ReturnDocument.AFTER
+        )
+        if doc is None:
+            try:
+                doc = await self._leases.find_one_and_update(
+                    {"_id": key, "expires": {"$lt": now}},
+                    expires,
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                doc = None
         if doc is None or doc.get("owner") != self.owner:
             self._valid_until.pop(key, None)
             return False

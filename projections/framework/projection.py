@@ -51,6 +51,12 @@ class Notification:
     channel: str
     payload: Mapping[str, Any] = field(default_factory=dict)
 
+    def at(self, position: int) -> Notification:
+        """This notification with ``position`` in its payload, unless it has one already."""
+        if "position" in self.payload:
+            return self
+        return Notification(self.channel, {**self.payload, "position": position})
+
 
 @dataclass(frozen=True, slots=True)
 class CollectionSpec:
@@ -85,6 +91,9 @@ class Projection(ABC):
 
     name: str
     collections: tuple[CollectionSpec, ...] = ()
+    version: int = 1
+    """Bump when the fold changes: an interrupted rebuild is resumed only by the same version
+    (mixing two versions' output in one generation would be wrong), otherwise restarted."""
 
     @abstractmethod
     def handlers(self) -> Mapping[str, Handler]:

@@ -24,22 +24,17 @@ import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from domain.event_store import EventStore
 from domain.events import RecordedEvent
-from projections.framework.checkpoints import Checkpoints
-from projections.framework.config import Publish, RunnerConfig
+from projections.framework.config import Services
 from projections.framework.failures import ApplyError
 from projections.framework.generations import (
     create_generation,
-    drop_generation,
+    drop_generations,
     drop_generations_before,
     invalidate_active,
 )
-from projections.framework.leases import LeaseLost, Leases, rebuild_key
+from projections.framework.leases import LeaseLost, rebuild_key
 from projections.framework.projection import (
     Notification,
     Projection,
@@ -49,7 +44,10 @@ from projections.framework.projection import (
 from projections.framework.worker import ProjectionWorker
 
 REBUILT_CHANNEL = "projections"
+CANCELLED = "cancelled"
 SWITCH_ATTEMPTS = 50
+INTERRUPTED = (None, CANCELLED)
+"""Rebuild record errors that mean "interrupted" (crash, shutdown): such a rebuild resumes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +72,15 @@ class Rebuild:
     def __init__(
         self,
         factory: ProjectionFactory,
-        *,
-        db: AsyncDatabase[Any],
-        store: EventStore,
-        checkpoints: Checkpoints,
-        leases: Leases,
-        config: RunnerConfig,
-        publish: Publish,
+        services: Services,
         worker: ProjectionWorker | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
         self._factory = factory
         self.name = factory().name
-        self._db, self._store, self._checkpoints = db, store, checkpoints
-        self._leases, self._config, self._publish = leases, config, publish
+        self._db, self._store, self._config = services.db, services.store, services.config
+        self._checkpoints, self._leases = services.checkpoints, services.leases
+        self._publish = services.publish
         self._worker, self._progress = worker, progress
         self._key = rebuild_key(self.name)
         self._renewer: asyncio.Task[None] | None = None
@@ -104,15 +97,23 @@ class Rebuild:
         self._renewer = asyncio.create_task(self._leases.keep(self._key, lambda: None))
         try:
             checkpoint = await self._checkpoints.ensure(self.name)
-            record = checkpoint.rebuild
-            if record is not None and record.generation > checkpoint.generation:
+            record, active, probe = checkpoint.rebuild, checkpoint.generation, self._factory()
+            if (
+                record is not None
+                and record.generation > active
+                and record.version == probe.version
+                and record.error in INTERRUPTED
+            ):
                 self.generation, self.resumed_from = record.generation, record.position
             else:
-                self.generation = checkpoint.generation + 1
-                # An attempt that died before recording itself may have left collections.
-                await drop_generation(self._db, self._factory(), self.generation)
+                # Start afresh. Anything newer than the active generation is the shadow of
+                # an attempt that failed, ran other code, or died before recording itself.
+                await drop_generations(self._db, probe, lambda g: g > active)
+                self.generation = active + 1
                 head = await self._store.head_position()
-                await self._checkpoints.begin_rebuild(self.name, self.generation, head)
+                await self._checkpoints.begin_rebuild(
+                    self.name, self.generation, head, probe.version
+                )
         except BaseException:
             await self._release()
             raise
@@ -128,16 +129,7 @@ class Rebuild:
             self._position = self.resumed_from
             self._total = max(await self._store.head_position(), self._position)
             self._started = time.monotonic()
-            pending = 0
-            batch_size = self._config.rebuild_batch_size
-            async for batch in self._store.read_all(self._position, batch_size):
-                self._fold(projection, batch)
-                pending += len(batch)
-                if pending >= self._config.rebuild_flush_every:
-                    await self._flush(projection, ctx)
-                    pending = 0
-                await self._report()
-            await self._flush(projection, ctx)
+            await self._fold_bulk(projection, ctx)
             await self._switch(projection, ctx)
             invalidate_active([self.name])
             payload = {"projection": self.name, "rebuilt": True, "generation": self.generation}
@@ -149,11 +141,31 @@ class Rebuild:
             return self.generation
         except BaseException as err:
             with contextlib.suppress(Exception):
-                message = "cancelled" if isinstance(err, asyncio.CancelledError) else repr(err)
+                message = CANCELLED if isinstance(err, asyncio.CancelledError) else repr(err)
                 await self._checkpoints.rebuild_failed(self.name, self.generation, message)
             raise
         finally:
             await self._release()
+
+    async def _fold_bulk(self, projection: Projection, ctx: ProjectionContext) -> None:
+        """The bulk of the work: up to the head seen at the start, in big batches."""
+        target, pending = self._total, 0
+        batches = self._store.read_all(self._position, self._config.rebuild_batch_size)
+        try:
+            async for batch in batches:
+                self._fold(projection, batch)
+                pending += len(batch)
+                if pending >= self._config.rebuild_flush_every:
+                    await self._flush(projection, ctx)
+                    pending = 0
+                await self._report()
+                if self._position >= target:
+                    break  # read_all chases a moving head; the switch catches up the rest
+        finally:
+            close = getattr(batches, "aclose", None)
+            if close is not None:
+                await close()
+        await self._flush(projection, ctx)
 
     def _fold(self, projection: Projection, batch: Sequence[RecordedEvent]) -> None:
         handles = projection.handles
@@ -180,7 +192,13 @@ class Rebuild:
             raise RuntimeError(f"rebuild record of {self.name} vanished")
 
     async def _catch_up(self, projection: Projection, ctx: ProjectionContext) -> None:
-        while batch := await self._store.read_after(self._position, self._config.batch_size):
+        # Up to the head as it is now, not "until nothing is left": under a steady stream
+        # of appends the latter may never happen.
+        target = await self._store.head_position()
+        while self._position < target:
+            batch = await self._store.read_after(self._position, self._config.batch_size)
+            if not batch:
+                break
             self._fold(projection, batch)
             await self._flush(projection, ctx)
             await self._report()

@@ -21,10 +21,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.event_store import EventStore
 from projections.framework.checkpoints import Checkpoint, Checkpoints, ProjectionState
-from projections.framework.config import Publish, RunnerConfig, publish_nothing
+from projections.framework.config import Publish, RunnerConfig, Services, publish_nothing
 from projections.framework.leases import Leases
 from projections.framework.projection import ProjectionFactory
-from projections.framework.rebuild import ProgressCallback, Rebuild, RebuildInProgress
+from projections.framework.rebuild import (
+    INTERRUPTED,
+    ProgressCallback,
+    Rebuild,
+    RebuildInProgress,
+)
 from projections.framework.status import ProjectionStatus, read_statuses
 from projections.framework.worker import ProjectionWorker
 
@@ -49,25 +54,17 @@ class ProjectionRunner:
         owner: str | None = None,
         checkpoints: Checkpoints | None = None,
     ) -> None:
-        self._db, self._store, self._publish = db, store, publish
+        self._db, self._store = db, store
         self._config = config or RunnerConfig()
         self.owner = owner or default_owner()
         self._checkpoints = checkpoints or Checkpoints(db)
         self._leases = Leases(db, self.owner, self._config.lease_seconds)
+        self._services = Services(db, store, self._checkpoints, self._leases, publish, self._config)
         self._factories: dict[str, ProjectionFactory] = {}
         self._workers: dict[str, ProjectionWorker] = {}
         owned: dict[str, str] = {}
         for factory in projections:
-            worker = ProjectionWorker(
-                factory,
-                db=db,
-                store=store,
-                checkpoints=self._checkpoints,
-                leases=self._leases,
-                publish=publish,
-                config=self._config,
-                on_commit=self._signal_commit,
-            )
+            worker = ProjectionWorker(factory, self._services, self._signal_commit)
             if worker.name in self._workers:
                 raise ValueError(f"two projections are named {worker.name!r}")
             for spec in factory().collections:
@@ -89,8 +86,8 @@ class ProjectionRunner:
         for name, worker in self._workers.items():
             if name not in self._tasks:
                 self._tasks[name] = asyncio.create_task(worker.run(), name=f"projection:{name}")
-        if self._config.resume_rebuilds:
-            await self.resume_rebuilds()
+        if self._config.resume_rebuilds and "#resume" not in self._tasks:
+            self._tasks["#resume"] = asyncio.create_task(self._resume_rebuilds_loop())
 
     async def stop(self) -> None:
         tasks = [*self._tasks.values(), *self._rebuilds.values()]
@@ -189,17 +186,8 @@ class ProjectionRunner:
             running = self._rebuilds.get(name)
             if running is not None and not running.done():
                 continue
-            rebuild = Rebuild(
-                self._factories[name],
-                db=self._db,
-                store=self._store,
-                checkpoints=self._checkpoints,
-                leases=self._leases,
-                config=self._config,
-                publish=self._publish,
-                worker=self._workers[name],
-                progress=progress,
-            )
+            worker = self._workers[name]
+            rebuild = Rebuild(self._factories[name], self._services, worker, progress)
             await rebuild.prepare()
             task = asyncio.create_task(rebuild.run(), name=f"rebuild:{name}")
             task.add_done_callback(_log_failure)
@@ -220,16 +208,35 @@ class ProjectionRunner:
                 raise result
         return await self.status(chosen)
 
-    async def resume_rebuilds(self) -> None:
-        """Resume rebuilds that a crash or a shutdown interrupted (not ones that failed)."""
+    async def resume_rebuilds(self) -> list[str]:
+        """Resume rebuilds that a crash or a shutdown interrupted (not ones that failed).
+        Returns those still held by another process's (maybe dead) rebuild lease."""
         stored = await self._checkpoints.all()
+        blocked: list[str] = []
         for name in self._workers:
             record = stored[name].rebuild if name in stored else None
-            if record is None or record.error not in (None, "cancelled"):
+            running = self._rebuilds.get(name)
+            if record is None or record.error not in INTERRUPTED:
                 continue
-            with contextlib.suppress(RebuildInProgress):
+            if running is not None and not running.done():
+                continue
+            try:
                 await self.start_rebuild([name])
                 log.info("projection %s: resuming its rebuild at %d", name, record.position)
+            except RebuildInProgress:
+                blocked.append(name)
+        return blocked
+
+    async def _resume_rebuilds_loop(self) -> None:
+        # A crashed process's lease outlives it by up to lease_seconds: try again until
+        # nothing interrupted is left (or it turns out to be alive and finishes it).
+        while True:
+            try:
+                if not await self.resume_rebuilds():
+                    return
+            except Exception:
+                log.exception("resuming interrupted rebuilds failed")
+            await asyncio.sleep(self._config.lease_seconds)
 
     def _known(self, names: Iterable[str] | None) -> list[str]:
         chosen = list(self._workers) if names is None else list(names)

@@ -16,17 +16,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from domain.event_store import EventStore
 from domain.events import RecordedEvent
-from projections.framework.checkpoints import Checkpoint, Checkpoints, ErrorInfo, ProjectionState
-from projections.framework.config import Publish, RunnerConfig
-from projections.framework.failures import ApplyError, FailurePolicy
-from projections.framework.generations import create_generation, drop_generations_before
-from projections.framework.leases import LeaseLost, Leases
+from projections.framework.checkpoints import Checkpoint, ErrorInfo, ProjectionState
+from projections.framework.config import Services
+from projections.framework.failures import ApplyError, FailurePolicy, error_info
+from projections.framework.generations import (
+    create_generation,
+    drop_generations_before,
+    drop_older_later,
+)
+from projections.framework.leases import LeaseLost
 from projections.framework.projection import (
     Notification,
     Projection,
@@ -44,22 +44,14 @@ class Superseded(Exception):
 
 class ProjectionWorker:
     def __init__(
-        self,
-        factory: ProjectionFactory,
-        *,
-        db: AsyncDatabase[Any],
-        store: EventStore,
-        checkpoints: Checkpoints,
-        leases: Leases,
-        publish: Publish,
-        config: RunnerConfig,
-        on_commit: Callable[[], None],
+        self, factory: ProjectionFactory, services: Services, on_commit: Callable[[], None]
     ) -> None:
         self._factory = factory
         self._probe = factory()  # for its name, routing table and collections only
         self.name = self._probe.name
-        self._db, self._store, self._checkpoints = db, store, checkpoints
-        self._leases, self._publish, self._config = leases, publish, config
+        self._db, self._store, self._config = services.db, services.store, services.config
+        self._checkpoints, self._leases = services.checkpoints, services.leases
+        self._publish = services.publish
         self._on_commit = on_commit
         self.wake = asyncio.Event()
         self.gate = asyncio.Lock()  # held for each batch; a rebuild holds it to switch over
@@ -67,11 +59,10 @@ class ProjectionWorker:
         self.position = 0
         self.generation = 0
         self._projection: Projection | None = None
-        self._policy = FailurePolicy(self._probe.handles, config)
+        self._policy = FailurePolicy(self._probe.handles, self._config)
         self._state: ProjectionState | None = None
         self._paused: ErrorInfo | None = None
         self._last_generation_check = 0.0
-        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def holding(self) -> bool:
@@ -178,8 +169,8 @@ class ProjectionWorker:
         self._check_lease()
         last = planned[-1].position
         self.meter.add(len(planned))
-        state = ProjectionState.LIVE if self._state is ProjectionState.LIVE else None
-        state = state or ProjectionState.CATCHING_UP
+        live = self._state is ProjectionState.LIVE
+        state = ProjectionState.LIVE if live else ProjectionState.CATCHING_UP
         rate = self.meter.rate()
         if not await self._checkpoints.advance(self.name, self.generation, last, state, rate):
             raise Superseded(self.name)
@@ -206,27 +197,12 @@ class ProjectionWorker:
         if self.generation > old:
             # Our last writes may have recreated the old collections after the rebuild
             # dropped them: drop them again, after the readers' grace period.
-            task = asyncio.create_task(self._drop_later(self.generation))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-
-    async def _drop_later(self, generation: int) -> None:
-        await asyncio.sleep(self._config.drop_grace)
-        with contextlib.suppress(Exception):
-            await drop_generations_before(self._db, self._probe, generation)
+            drop_older_later(self._db, self._probe, self.generation, self._config.drop_grace)
 
     async def _failed(self, planned: list[RecordedEvent], err: Exception) -> float:
         verdict = self._policy.failed(planned, err)
         self._projection = None  # discard half-applied state; reload what is stored
-        poison = verdict.poison
-        message = str(err) if isinstance(err, ApplyError) else f"{type(err).__name__}: {err}"
-        error = ErrorInfo(
-            message=message,
-            position=poison.position if poison else None,
-            event_id=poison.id if poison else None,
-            event_type=poison.type if poison else None,
-            attempts=verdict.attempts,
-        )
+        error = error_info(err, verdict)
         log.warning("projection %s: %s (attempt %d)", self.name, error.describe(), error.attempts)
         if verdict.pause:
             self._paused = error
@@ -245,20 +221,11 @@ class ProjectionWorker:
         self._state = state
 
     async def _send(self, notes: list[Notification]) -> None:
-        if not notes:
-            return
-        stamped = [
-            n
-            if "position" in n.payload
-            else Notification(n.channel, {**n.payload, "position": self.position})
-            for n in notes
-        ]
-        try:
-            await self._publish(stamped)
-        except Exception:
-            log.exception(
-                "projection %s: publishing %d notifications failed", self.name, len(stamped)
-            )
+        if notes:
+            try:
+                await self._publish([note.at(self.position) for note in notes])
+            except Exception:  # committed already: a lost message is not a failed batch
+                log.exception("projection %s: publishing failed", self.name)
 
     async def _idle(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -75,6 +75,7 @@ async def test_snapshots_latest_live_ids_and_raw_versions(ports: tuple[Any, Any]
 
 async def test_only_one_sync_run_holds_the_lock(ports: tuple[Any, Any]) -> None:
     _, runs = ports
+    await runs.set_cursors({"crm.lead": "2026-05-01 10:00:00"})  # a neighbour document
     first = SyncRun("r1", SyncMode.FULL, "cli", SyncStatus.RUNNING, NOW)
     second = SyncRun("r2", SyncMode.INCREMENTAL, "scheduler", SyncStatus.RUNNING, NOW)
     results = await asyncio.gather(runs.try_start(first), runs.try_start(second))
@@ -85,6 +86,7 @@ async def test_only_one_sync_run_holds_the_lock(ports: tuple[Any, Any]) -> None:
     winner.stats.fetched = 12
     await runs.finish(winner)
     assert await runs.try_start(loser)  # released
+    assert await runs.cursors() == {"crm.lead": "2026-05-01 10:00:00"}
     recent = await runs.recent(10)
     assert {r.id for r in recent} == {"r1", "r2"}
     done = next(r for r in recent if r.id == winner.id)
