@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import cast
@@ -105,6 +106,7 @@ def create_app(settings: Settings, store: StoreHandle, *, background: bool = Tru
             await container.start_background()
         else:
             await container.hub.connect()
+        supervisor = asyncio.create_task(store.supervise(), name="store-supervisor")
         if background and container.odoo is not None:
             processor = WebhookProcessor(container.odoo, container.ingestor)
             drainer = InboxDrainer(container.inbox, processor)
@@ -116,6 +118,7 @@ def create_app(settings: Settings, store: StoreHandle, *, background: bool = Tru
         try:
             yield
         finally:
+            supervisor.cancel()
             for worker in workers:
                 await worker.stop()
             if background:

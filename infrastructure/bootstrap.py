@@ -7,6 +7,7 @@ the Starlette lifespan or by a CLI command, and closed by the same owner.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,24 @@ class StoreHandle:
     def close(self) -> None:
         if self.embedded is not None:
             self.embedded.stop()
+
+    async def supervise(self, interval: float = 1.0) -> None:
+        """Embedded mode: if the store process dies (crash, kill -9), start it again on the
+        same port and data, so that the open clients reconnect without a Pulse restart.
+        Meanwhile requests fail with clear errors and /readyz says unavailable."""
+        if self.embedded is None:
+            return
+        embedded = self.embedded
+        while True:
+            await asyncio.sleep(interval)
+            if embedded.process_alive():
+                continue
+            log.warning("the embedded store stopped; starting it again")
+            try:
+                await asyncio.to_thread(embedded.ensure_running)
+                log.info("the embedded store is back at %s", embedded.url)
+            except Exception:
+                log.exception("could not restart the embedded store; will retry")
 
 
 class SystemClock:

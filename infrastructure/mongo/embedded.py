@@ -137,9 +137,15 @@ class EmbeddedStore:
             if running is not None:
                 self.url = url_for(running.port)
                 return self.url
+            port = self._last_port()  # the clients already connected know this one
             self._clean_stale()
-            self.url = self._spawn(port=self._last_port())
+            self.url = self._spawn(port=port)
             return self.url
+
+    def process_alive(self) -> bool:
+        """Cheap check (no network): is the store process recorded in store.json alive?"""
+        info = self._read_info()
+        return info is not None and is_alive(info.ident)
 
     @property
     def pid(self) -> int | None:
