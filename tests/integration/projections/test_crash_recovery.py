@@ -169,3 +169,31 @@ def test_a_rebuild_killed_midway_resumes_and_check_is_clean(env: dict[str, str])
     checked = pulse(env, "check")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert "no differences" in checked.stdout
+
+
+def test_two_syncs_and_a_rebuild_at_once_from_separate_processes(env: dict[str, str]) -> None:
+    first = subprocess.Popen(
+        [sys.executable, "-m", "infrastructure.cli", "sync", "--full"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: head(env) > 0, 60, "the first sync to start appending")
+    second = pulse(env, "sync")
+    rebuild = spawn(env, "rebuild")
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert second.returncode == 3 and "already running" in second.stderr
+    assert rebuild.wait(timeout=300) == 0
+    worker = spawn(env, "worker")
+    try:
+        wait_for(lambda: caught_up(env), 240, "catch-up")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    checked = pulse(env, "check")
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    again = pulse(env, "sync")
+    assert again.returncode == 0 and "eventsAppended=0" in again.stdout
