@@ -63,6 +63,7 @@ log = logging.getLogger("pulse.eventstore")
 COMMITS = "event_commits"
 MAX_ATTEMPTS = 10_000
 DUPLICATE_KEY = 11000
+QUERY_COMMITS = 2000  # commits per read query in read_all
 
 
 def _ms(moment: datetime) -> datetime:
@@ -421,9 +422,13 @@ class MongoEventStore:
         try:
             position = after
             while True:
+                # Bounded queries, re-issued from the last position: an open-ended one makes
+                # the embedded store load every remaining commit before answering anything
+                # (and starve heartbeats and lease renewals on a big log).
                 cursor = (
                     self._commits.find({"end": {"$gt": position}})
                     .sort("end", ASCENDING)
+                    .limit(QUERY_COMMITS)
                     .batch_size(max(min(batch_size, 2000), 1))
                 )
                 batch: list[RecordedEvent] = []
