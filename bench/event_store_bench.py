@@ -48,6 +48,13 @@ async def timed(fn: Callable[[], Awaitable[int]]) -> float:
 
 
 async def run(commits: int, rounds: int) -> dict[str, dict[str, float]]:
+    samples = await run_samples(commits, rounds)
+    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
+            for k, v in samples.items()}  # fmt: skip
+
+
+async def run_samples(commits: int, rounds: int) -> dict[str, list[float]]:
+    """Every round's rate per figure (rounds alternate baseline and event store)."""
     with tempfile.TemporaryDirectory() as tmp:
         store_proc = EmbeddedStore(Path(tmp))
         url = store_proc.start()
@@ -59,7 +66,7 @@ async def run(commits: int, rounds: int) -> dict[str, dict[str, float]]:
             store_proc.stop()
 
 
-async def measure(client: Any, commits: int, rounds: int) -> dict[str, dict[str, float]]:
+async def measure(client: Any, commits: int, rounds: int) -> dict[str, list[float]]:
     db = client["bench"]
     store = MongoEventStore(db)
     await store.ensure_indexes()
@@ -122,8 +129,7 @@ async def measure(client: Any, commits: int, rounds: int) -> dict[str, dict[str,
         results["append_100"].append(await timed(append_hundred))
         results["raw_find"].append(await timed(find_all))
         results["read_all"].append(await timed(read_everything))
-    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
-            for k, v in results.items()}  # fmt: skip
+    return results
 
 
 def report(res: dict[str, dict[str, float]], commits: int, rounds: int) -> str:
