@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo serve test lint typecheck bench clean
+.PHONY: install web codegen demo serve test lint typecheck bench clean
 
 $(UV):
 	python3 -m venv .tools
@@ -17,13 +17,27 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.installed
 
-demo: install
+# Browser files (GraphiQL, React, graphql-ws) and the frontend tooling (graphql-codegen,
+# TypeScript, playwright-core), from frontend-contract/package-lock.json. Re-run only when
+# the package files change: after that, everything works offline.
+WEB := frontend-contract
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+	touch $@
+
+web: $(WEB)/node_modules/.installed
+
+# Regenerate frontend-contract/generated/graphql.ts after a schema or operation change.
+codegen: web
+	cd $(WEB) && npm run codegen
+
+demo: install web
 	$(VENV)/bin/pulse demo
 
-serve: install
+serve: install web
 	$(VENV)/bin/pulse serve
 
-test: install
+test: install web
 	$(VENV)/bin/pytest -q
 
 lint: install
@@ -34,7 +48,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 bench: install
-	$(PY) -m bench.event_store_bench
+	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import cast
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from domain.webhooks import WebhookProcessor
 from infrastructure.bootstrap import Container, StoreHandle, open_container
@@ -24,6 +24,7 @@ from infrastructure.observability import (
 )
 from infrastructure.scheduler import SyncScheduler
 from infrastructure.settings import Settings
+from infrastructure.web import WebAssets, asset_routes
 from infrastructure.webhooks.inbox import WebhookInbox
 from infrastructure.webhooks.processor import InboxDrainer
 from infrastructure.webhooks.receiver import make_webhook_endpoint
@@ -90,9 +91,16 @@ async def collect_gauges(container: Container) -> list[str]:
     return lines
 
 
-def create_app(settings: Settings, store: StoreHandle, *, background: bool = True) -> Starlette:
+def create_app(
+    settings: Settings,
+    store: StoreHandle,
+    *,
+    background: bool = True,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
     """``background``: run the projection runner, the webhook inbox drainer and the sync
-    scheduler in this process (``pulse serve``); tests may turn it off to drive them."""
+    scheduler in this process (``pulse serve``); tests may turn it off to drive them.
+    ``extra_routes``: more pages (``pulse demo`` adds the demo page at ``/``)."""
     workers: list[InboxDrainer | SyncScheduler] = []
     histogram = LatencyHistogram()
 
@@ -147,6 +155,8 @@ def create_app(settings: Settings, store: StoreHandle, *, background: bool = Tru
         Route("/metrics", metrics_endpoint(histogram, gauges)),
         Route("/webhooks/odoo/{token}", webhook, methods=["POST"]),
         *graphql_routes(settings),
+        *asset_routes(WebAssets()),  # GraphiQL's and the demo page's browser files
+        *extra_routes,
     ]
     middleware = [Middleware(LatencyMiddleware, histogram=histogram)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

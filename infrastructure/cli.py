@@ -269,6 +269,114 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     return _run_with_container(settings, body)
 
 
+# -- pulse events export / import: backup and restore of the event log (docs/BACKUP.md) ------
+
+
+def cmd_events_export(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from infrastructure.events_io import LineError, export_events
+    from infrastructure.events_io.commits import BrokenLog
+
+    target = None if args.file == "-" else Path(args.file)
+
+    async def body(container: Container) -> int:
+        if target is None:
+            report = await export_events(container.db, sys.stdout)
+            sys.stdout.flush()
+        else:
+            # Written aside and renamed at the end: a crash never leaves half a backup
+            # under the backup's name.
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            try:
+                with partial.open("w", encoding="utf-8") as out:
+                    report = await export_events(container.db, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
+        print(f"pulse events export: {report.summary()}", file=sys.stderr)
+        return 0
+
+    async def guarded(container: Container) -> int:
+        try:
+            return await body(container)
+        except (BrokenLog, LineError, OSError) as err:
+            print(f"pulse events export: {err}", file=sys.stderr)
+            return 1
+
+    return _run_with_container(settings, guarded)
+
+
+def cmd_events_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from infrastructure.events_io import ImportConflict, ImportRefused, InvalidFile, import_events
+    from infrastructure.progress import ProgressBar
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"pulse events import: no such file: {source}", file=sys.stderr)
+        return 2
+
+    async def body(container: Container) -> int:
+        bar = ProgressBar()
+        try:
+            report = await import_events(
+                container.db,
+                source,
+                batch_commits=args.batch,
+                progress=lambda done, total: bar.update("events", done, total),
+            )
+        except InvalidFile as refused:
+            bar.close()
+            for problem in refused.report.validation.problems:
+                print(f"  {problem}", file=sys.stderr)
+            hidden = refused.report.validation.problem_count - len(
+                refused.report.validation.problems
+            )
+            if hidden > 0:
+                print(f"  ... and {hidden} more", file=sys.stderr)
+            print(f"pulse events import: {source}: {refused}", file=sys.stderr)
+            return 1
+        except (ImportRefused, ImportConflict) as refused:
+            bar.close()
+            print(f"pulse events import: {refused}", file=sys.stderr)
+            return 1
+        bar.close()
+        print(f"import {source}: {report.summary()}")
+        if report.events_imported:
+            print("  next: `pulse rebuild` (or start Pulse: projections catch up from the log)")
+        return 0
+
+    return _run_with_container(settings, body)
+
+
+def add_events_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = sub.add_parser(
+        "events", help="back up and restore the event log (JSON Lines, one event per line)"
+    )
+    actions = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export", help="write every event, in position order, to FILE (or - for stdout)"
+    )
+    export.add_argument("file", nargs="?", default="-", help="FILE or - (default: stdout)")
+    export.set_defaults(handler=cmd_events_export)
+    restore = actions.add_parser(
+        "import", help="validate FILE, then restore it into an EMPTY event store"
+    )
+    restore.add_argument("file", help="an export written by `pulse events export`")
+    restore.add_argument(
+        "--batch", type=int, default=500, help="commits appended per round trip (default 500)"
+    )
+    restore.set_defaults(handler=cmd_events_import)
+
+
+# -- end of pulse events ------------------------------------------------------------------------
+
+
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     from infrastructure.auth import mint_token
 
@@ -359,6 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="recompute every read model from the events and report differences"
     )
     chk.set_defaults(handler=cmd_check)
+    add_events_commands(sub)  # pulse events export|import
     token = sub.add_parser("token", help="mint a development token (HS256, PULSE_JWT_SECRET)")
     token.add_argument("email")
     token.add_argument("--admin", action="store_true", help="add the admin role")

@@ -2,8 +2,9 @@
 
 The embedded store, in-process broadcast, the built-in Odoo with the Northwind demo company,
 a first full sync, the server, and a slow stream of realistic changes made in the built-in
-Odoo and delivered to Pulse by Odoo-format webhooks, so that dashboards visibly move. Prints
-the GraphiQL URL and ready-to-paste tokens for an admin, a manager and a rep.
+Odoo and delivered to Pulse by Odoo-format webhooks, so that dashboards visibly move. Serves
+the live demo page at ``/`` (``infrastructure/web/demo_page.py``) and prints its URL, the
+GraphiQL URL and ready-to-paste tokens for an admin, a manager and a rep.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from typing import Any
 import uvicorn
 
 from domain.normalize import LEAD
-from domain.sync import SyncMode, SyncOdoo
+from domain.sync import SyncAlreadyRunning, SyncMode, SyncOdoo, SyncRun
 from infrastructure.app import create_app
 from infrastructure.auth import mint_token
 from infrastructure.bootstrap import Container, StoreHandle
 from infrastructure.odoo_fake import FakeOdoo
 from infrastructure.odoo_fake.demo_company import demo_picks
 from infrastructure.settings import Settings
+from infrastructure.web import WebAssets
+from infrastructure.web.assets import DEMO_FILES, GRAPHIQL_FILES, INSTALL_COMMAND
+from infrastructure.web.demo_page import demo_routes
 
 log = logging.getLogger("pulse.demo")
 
@@ -78,9 +82,11 @@ def print_banner(settings: Settings, base_url: str) -> None:
     lines = [
         "",
         "Pulse demo is running.",
+        f"  Live demo: {base_url}/   <- open this in a browser: pick a user, watch it move",
         f"  GraphiQL:  {base_url}/graphql",
         f"  health:    {base_url}/healthz   readiness: {base_url}/readyz",
         f"  Odoo:      built-in, {settings.odoo_url} (changes arrive by webhook every few s)",
+        *_missing_assets_lines(),
         "",
         'Paste one of these into GraphiQL\'s headers as {"Authorization": "Bearer <token>"}:',
     ]
@@ -100,6 +106,32 @@ def print_banner(settings: Settings, base_url: str) -> None:
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _missing_assets_lines() -> list[str]:
+    missing = WebAssets().missing(dict.fromkeys((*GRAPHIQL_FILES, *DEMO_FILES)))
+    if not missing:
+        return []
+    return [
+        "",
+        f"  ! The browser files are not installed ({len(missing)} missing): run "
+        f"`{INSTALL_COMMAND}`,",
+        "    then reload the page (the pages say so too).",
+    ]
+
+
+FIRST_SYNC_TIMEOUT = 120.0
+
+
+async def first_sync(container: Container) -> SyncRun:
+    """The demo's FULL sync. The sync scheduler starts with the server and may be running
+    its own first sync (only one runs at a time): wait for it, then run ours."""
+    async with asyncio.timeout(FIRST_SYNC_TIMEOUT):
+        while True:
+            try:
+                return await container.sync_handler()(SyncOdoo(SyncMode.FULL, trigger="demo"))
+            except SyncAlreadyRunning:
+                await asyncio.sleep(0.2)
 
 
 class Activity:
@@ -172,7 +204,8 @@ async def run_demo(base: Settings, host: str, port: int, interval: float) -> int
     settings = demo_settings(base, odoo, kept)
     store = StoreHandle.resolve(settings)
     try:
-        app = create_app(settings, store)
+        assert settings.jwt_secret is not None
+        app = create_app(settings, store, extra_routes=demo_routes(settings.jwt_secret))
         config = uvicorn.Config(
             app,
             host=host,
@@ -190,7 +223,7 @@ async def run_demo(base: Settings, host: str, port: int, interval: float) -> int
             await asyncio.sleep(0.05)
         container: Container = app.state.container
         base_url = f"http://{host}:{port}"
-        run = await container.sync_handler()(SyncOdoo(SyncMode.FULL, trigger="demo"))
+        run = await first_sync(container)
         log.info("initial sync: %s %s", run.status.value, run.stats.as_dict())
         await container.runner.wait_until(await container.event_store.head_position(), 60)
         print_banner(settings, base_url)

@@ -1,8 +1,9 @@
 """``/graphql``: the Strawberry ASGI app, wired to the container (PRODUCT.md §4-§5).
 
 * HTTP: POST, and GET for queries (a mutation over GET is 405); GraphiQL for a browser's GET
-  when ``PULSE_GRAPHIQL`` is on; bodies over 256 KiB are refused with 413; Strawberry's own
-  transport errors (bad JSON...) are answered as GraphQL-shaped JSON with a code.
+  when ``PULSE_GRAPHIQL`` is on, with every file served by Pulse (``infrastructure/web``);
+  bodies over 256 KiB are refused with 413; Strawberry's own transport errors (bad JSON...)
+  are answered as GraphQL-shaped JSON with a code.
 * WebSocket: ``graphql-transport-ws`` only. The legacy ``graphql-ws`` subprotocol let a
   client skip ``connection_init`` (CVE-2026-35523), so a handshake that does not offer
   ``graphql-transport-ws`` is refused before it is accepted (HTTP 403). The token comes in
@@ -58,6 +59,7 @@ from domain.sync import SyncMode, SyncOdoo, SyncRun, SyncStatus
 from infrastructure.auth import AuthError, TokenVerifier, is_admin, parse_authorization_header
 from infrastructure.bootstrap import Container, OdooNotConfigured
 from infrastructure.settings import Settings
+from infrastructure.web import WebAssets, graphiql_page
 from projections.catalog import PROJECTIONS
 from projections.framework import Checkpoints, active_name
 from schema.build import build_schema
@@ -334,6 +336,7 @@ class PulseGraphQL(GraphQL[Context, None]):
         access_ttl: float,
         graphiql: bool,
         max_body_bytes: int = MAX_BODY_BYTES,
+        web_assets: WebAssets | None = None,
     ) -> None:
         super().__init__(
             build_schema(public_introspection=graphiql),
@@ -349,6 +352,12 @@ class PulseGraphQL(GraphQL[Context, None]):
         self._authenticator = authenticator
         self._access_ttl = access_ttl
         self._max_body = max_body_bytes
+        self._web_assets = web_assets or WebAssets()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with every file served by Pulse (``infrastructure/web``), not from a CDN;
+        without the npm packages, a page that says how to install them."""
+        return graphiql_page(request, self._web_assets, GRAPHQL_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

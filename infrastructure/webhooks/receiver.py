@@ -71,7 +71,7 @@ def check_signature(request: Request, body: bytes, secret: SecretStr, now: float
         moment = int(stamp)
     except ValueError as err:
         raise Rejected(401, "UNAUTHENTICATED", "invalid timestamp") from err
-    if abs(now - moment) > MAX_SKEW:
+    if abs(int(now) - moment) > MAX_SKEW:  # int: a huge stamp must not overflow a float
         raise Rejected(401, "UNAUTHENTICATED", "timestamp outside the allowed window")
     mac = hmac.new(secret.get_secret_value().encode(), stamp.encode() + b"." + body, hashlib.sha256)
     expected = "sha256=" + mac.hexdigest()
@@ -83,7 +83,7 @@ def check_signature(request: Request, body: bytes, secret: SecretStr, now: float
 def parse_body(body: bytes) -> tuple[str, int, dict[str, Any]]:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # deep nesting: 400
         raise Rejected(400, "BAD_REQUEST", "body is not valid JSON") from err
     if not isinstance(payload, dict):
         raise Rejected(400, "BAD_REQUEST", "body must be a JSON object")
