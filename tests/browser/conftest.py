@@ -10,6 +10,8 @@ fail, so CI never passes without running them. Screenshots and the demo's log go
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -31,6 +33,7 @@ PLAYWRIGHT = ROOT / "frontend-contract" / "node_modules" / "playwright-core"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 READY_LINE = "Pulse demo is running."
 START_TIMEOUT = 120.0
+PR_SET_PDEATHSIG = 1
 
 
 def required() -> bool:
@@ -72,6 +75,13 @@ class DemoServer:
     log: Path
 
 
+def _die_with_parent() -> None:
+    """Linux: the demo gets SIGTERM (and stops its store) if the test process dies without
+    running its finalizers (killed by a timeout, say) instead of living on."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _demo_command() -> list[str]:
     pulse = Path(sys.executable).with_name("pulse")
     if pulse.exists():
@@ -101,6 +111,7 @@ def pulse_demo(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -149,6 +160,7 @@ def run_scenario(tools: BrowserTools, server: DemoServer, script: str, timeout: 
             text=True,
             timeout=timeout,
             check=False,
+            preexec_fn=_die_with_parent,
         )
     except subprocess.TimeoutExpired as expired:
         partial = expired.stdout.decode() if isinstance(expired.stdout, bytes) else expired.stdout

@@ -138,6 +138,15 @@ class Server:
     def db(self) -> Database[dict[str, Any]]:
         return self.mongo[self.db_name]
 
+    def settle(self) -> None:
+        """Wait until the server has finished with the previous request. After a 500, the
+        response goes out before uvicorn logs the traceback; Python 3.11 formats
+        tracebacks with ``ast.parse``, whose module state is shared between threads, so a
+        traceback formatted in the server thread while pytest formats a failure in this one
+        can raise "SystemError: AST constructor recursion depth mismatch" (CPython
+        gh-106905). The event loop runs that logging before it answers the next request."""
+        self.http.get(f"{self.url}/healthz", timeout=60)
+
     def inbox_count(self) -> int:
         return self.db["webhook_inbox"].count_documents({})
 

@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schema.build import build_schema
-from tests.reliability.gql import Company, company, operation, post
+from tests.reliability.gql import Company, check_answer, company, operation, post
 from tests.reliability.hostile import broken_json, json_objects, json_values, weird_text
 from tests.reliability.support import TALLY, examples
 
@@ -66,6 +66,7 @@ def strawberry_fails_on(body: bytes) -> bool:
 def test_malformed_json_bodies(live: Company, body: bytes, who: str | None) -> None:
     if strawberry_fails_on(body):
         response = live.server.http.post(live.graphql, content=body, headers=live.headers(who))
+        live.server.settle()
         TALLY.record(KNOWN_CASE, response.status_code)
         return  # asserted by the strict xfail at the end of this module
     post(live, "graphql: malformed JSON", body, who=who, internal_allowed=False)
@@ -356,9 +357,7 @@ def test_get_with_random_parameters(live: Company, params: dict[str, str]) -> No
 
 
 def check_answer_get(live: Company, response: Any, sent: str) -> dict[str, Any] | None:
-    from tests.reliability.gql import check_answer
-
-    return check_answer("graphql: GET requests", response, sent, live.server.secrets,
+    return check_answer("graphql: GET requests", response, sent, live.server,
                         internal_allowed=False)  # fmt: skip
 
 
@@ -392,6 +391,7 @@ def test_bodies_strawberry_does_not_parse_are_not_a_500(live: Company, case: str
         content=KNOWN[case],
         headers={"Content-Type": "application/json", **live.headers("ana")},
     )
+    live.server.settle()
     TALLY.record(KNOWN_CASE, response.status_code)
     assert response.status_code < 500
 

@@ -111,7 +111,7 @@ def http_code(live: Company, token: str, case: str) -> str | None:
     response = live.server.http.post(
         live.graphql, json={"query": WHO}, headers={"Authorization": f"Bearer {token}"}
     )
-    body = check_answer(f"jwt over HTTP: {case}", response, WHO, (*live.server.secrets, token))
+    body = check_answer(f"jwt over HTTP: {case}", response, WHO, live.server, also_secret=(token,))
     assert body is not None
     errors = body.get("errors") or []
     return errors[0]["extensions"]["code"] if errors else None

@@ -166,8 +166,10 @@ class Viewer:
             json=payload,
             headers={"Authorization": f"Bearer {self.token}"},
         )
-        body = check_answer("visibility property: queries", response, json.dumps(payload),
-                            (*self.server.secrets, self.token), internal_allowed=False)  # fmt: skip
+        body = check_answer(
+            "visibility property: queries", response, json.dumps(payload), self.server,
+            also_secret=(self.token,), internal_allowed=False,
+        )  # fmt: skip
         assert body is not None
         return body
 
