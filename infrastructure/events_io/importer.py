@@ -17,7 +17,7 @@ Re-running a finished import writes nothing and says so: every commit is already
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class ImportReport:
     events_present: int = 0
     commits_present: int = 0
     head: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         v = self.validation
@@ -110,7 +109,6 @@ class _Importer:
         self._progress = progress
 
     async def run(self, path: Path, batch_commits: int) -> None:
-        await self._store.ensure_indexes()
         head = await self._store.head_position()
         total = self._report.validation.events
         if head > total:
@@ -119,6 +117,7 @@ class _Importer:
             )
         if head == 0:
             await require_empty(self._db)
+        await self._store.ensure_indexes()  # only once the target is accepted: no trace else
         stored = stored_commits(self._db, head)
         pending: list[list[EventLine]] = []
         try:

@@ -14,6 +14,7 @@ import concurrent.futures
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -145,7 +146,20 @@ class Server:
         traceback formatted in the server thread while pytest formats a failure in this one
         can raise "SystemError: AST constructor recursion depth mismatch" (CPython
         gh-106905). The event loop runs that logging before it answers the next request."""
-        self.http.get(f"{self.url}/healthz", timeout=60)
+        for _ in range(5):
+            try:  # a fresh connection: the server closes the one that ended in a 500
+                httpx.get(f"{self.url}/healthz", timeout=60, headers={"Connection": "close"})
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+    def post_once(self, path: str, **options: Any) -> httpx.Response:
+        """A request on its own connection (closed after it), for cases that may end in a
+        500: the server drops that connection, which a pooled client might then reuse."""
+        headers = {**options.pop("headers", {}), "Connection": "close"}
+        response = httpx.post(f"{self.url}{path}", headers=headers, timeout=60, **options)
+        self.settle()
+        return response
 
     def inbox_count(self) -> int:
         return self.db["webhook_inbox"].count_documents({})

@@ -180,6 +180,7 @@ async def test_export_wipe_import_rebuild_gives_identical_views(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="GAP (reported): an events-only restore has no ingestion snapshots "
     "(odoo_snapshots): the next sync re-detects every record as new and its appends collide "
     "with the restored streams (ConcurrencyError); restore the whole database (docs/BACKUP.md) "
@@ -308,7 +309,7 @@ async def test_a_database_with_state_from_another_log_is_refused(
     await fresh_db[collection].insert_one(doc)
     with pytest.raises(ImportRefused, match=collection):
         await import_events(fresh_db, path)
-    assert await all_events(fresh_db) == []
+    assert await fresh_db.list_collection_names() == [collection]  # not even an index added
 
 
 async def test_checkpoints_at_zero_are_not_in_the_way(

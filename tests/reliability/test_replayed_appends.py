@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from domain.errors import ConcurrencyError
 from domain.event_store import EventStore
 from domain.events import NewEvent, StreamRef
 from domain.ingestion import Ingestor
@@ -25,6 +26,7 @@ from infrastructure.ingestion.snapshots import MongoSnapshotStore
 
 MONGO_BUG = pytest.mark.xfail(
     strict=True,
+    raises=ConcurrencyError,
     reason="BUG (reported): MongoEventStore._start_version refuses an exact expected version "
     "that the stream has moved past before looking at the idempotency key "
     "(infrastructure/eventstore/mongo.py); the in-memory store answers duplicate",
