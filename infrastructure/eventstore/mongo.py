@@ -201,7 +201,9 @@ class MongoEventStore:
             request = requests[i]
             start = await self._start_version(request, heads)
             if isinstance(start, ConcurrencyError):
-                outcomes[i] = start
+                # A replay of a commit that went in before a crash finds the stream moved
+                # on: its key, not its stale expected version, says what happened.
+                outcomes[i] = await self._already_committed(request) or start
                 continue
             doc = self._commit_doc(
                 request.stream, request.events, new_id(), start, position, request.idempotency_key
@@ -236,6 +238,12 @@ class MongoEventStore:
         if head != wanted:
             return ConcurrencyError(key, expected, head)
         return wanted + 1
+
+    async def _already_committed(self, request: AppendRequest) -> AppendResult | None:
+        if request.idempotency_key is None:
+            return None
+        first = await self._commits.find_one({"idem": request.idempotency_key})
+        return None if first is None else self._result_of(first, duplicate=True)
 
     async def _resolve_conflict(
         self, stream: StreamRef, expected: Expected, start_version: int, idem: str | None

@@ -180,6 +180,22 @@ async def test_idempotency_holds_across_instances(make_store: Factory) -> None:
     assert await b.head_position() == 1
 
 
+async def test_a_replay_is_a_duplicate_even_after_the_stream_moved_on(
+    make_store: Factory,
+) -> None:
+    """A process killed after its append but before it noted the result replays the same
+    commit with its old expected version: the key answers, not a ConcurrencyError."""
+    a = make_store(None)
+    await a.append(OPP, [ev(n=1)], 0, idempotency_key="k1")
+    second = await a.append(OPP, [ev(n=2)], 1, idempotency_key="k2")
+    await a.append(OPP, [ev(n=3)], 2, idempotency_key="k3")
+    replayed = await make_store(None).append(OPP, [ev(n=2)], 1, idempotency_key="k2")
+    assert replayed.duplicate and replayed.first_position == second.first_position
+    with pytest.raises(ConcurrencyError):  # without the key it is a real conflict
+        await make_store(None).append(OPP, [ev(n=2)], 1, idempotency_key="k-new")
+    assert [e.data["n"] for e in await a.read_stream(OPP)] == [1, 2, 3]
+
+
 async def test_read_after_returns_whole_ordered_batches(store: EventStore) -> None:
     for i in range(10):
         await store.append(StreamRef("s", str(i % 3)), [ev(i=i, j=0), ev(i=i, j=1)])

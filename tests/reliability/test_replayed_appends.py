@@ -2,11 +2,11 @@
 
 Ingestion appends a record's change with the exact expected version ``v`` and the key
 ``model:id:v:hash`` and only then saves the snapshot. If the process dies in between (kill
--9 mid-sync), the next run replays the same append: the domain docs promise that "replaying
-the same change ... hits the key and stores nothing new". The in-memory store does so; the
-MongoDB store first compares the expected version with the stream's head and answers
-ConcurrencyError, which the ingestor retries against the same stale snapshot until it gives
-up: that record can never be synced again.
+-9 mid-sync), the next run replays the same append: "replaying the same change ... hits the
+key and stores nothing new", on both stores. (The MongoDB store once compared the expected
+version with the stream's head first and answered ConcurrencyError, which the ingestor
+retried against the same stale snapshot until it gave up: that record could never be synced
+again.)
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from domain.errors import ConcurrencyError
 from domain.event_store import EventStore
 from domain.events import NewEvent, StreamRef
 from domain.ingestion import Ingestor
@@ -24,13 +23,6 @@ from infrastructure.eventstore.memory import InMemoryEventStore
 from infrastructure.eventstore.mongo import MongoEventStore
 from infrastructure.ingestion.snapshots import MongoSnapshotStore
 
-MONGO_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=ConcurrencyError,
-    reason="BUG (reported): MongoEventStore._start_version refuses an exact expected version "
-    "that the stream has moved past before looking at the idempotency key "
-    "(infrastructure/eventstore/mongo.py); the in-memory store answers duplicate",
-)
 STREAM = StreamRef("stage", "4")
 
 
@@ -47,7 +39,6 @@ async def test_the_in_memory_store_answers_a_replay_as_a_duplicate() -> None:
     assert await _replay(store, store)
 
 
-@MONGO_BUG
 async def test_the_mongo_store_answers_a_replay_as_a_duplicate(mongo_db: Any) -> None:
     store = MongoEventStore(mongo_db)
     await store.ensure_indexes()
@@ -58,7 +49,6 @@ STAGE = {"id": 4, "name": "Proposal", "sequence": 1, "is_won": False, "fold": Fa
          "write_date": "2026-03-02 09:00:00"}  # fmt: skip
 
 
-@MONGO_BUG
 async def test_a_crash_between_append_and_snapshot_does_not_wedge_the_record(
     mongo_db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
