@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -325,6 +326,13 @@ async def _buffered_body(receive: Receive, limit: int) -> Receive:
     return replay
 
 
+def _decode_json(data: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise HTTPException(400, f"Unable to parse the {what} as JSON") from None
+
+
 class PulseGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PulseTransportWSHandler
 
@@ -358,6 +366,26 @@ class PulseGraphQL(GraphQL[Context, None]):
         """GraphiQL with every file served by Pulse (``infrastructure/web``), not from a CDN;
         without the npm packages, a page that says how to install them."""
         return graphiql_page(request, self._web_assets, GRAPHQL_PATH)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A POST body: a JSON object (a list is a batch, refused later with a 400).
+
+        Strawberry's own version lets bodies that are not UTF-8 or nest deeper than the
+        decoder's recursion limit escape as 500s, and hands JSON scalars to code that calls
+        ``.get`` on them (another 500): all are the client's mistake, so 400."""
+        value = _decode_json(data, "request body")
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
+
+    def parse_query_params(self, params: Mapping[str, str | None]) -> dict[str, Any]:
+        """A GET request's parameters; ``variables`` and ``extensions`` are JSON text."""
+        parsed: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            text = parsed.get(name)
+            if text:
+                parsed[name] = _decode_json(text, name)
+        return parsed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
