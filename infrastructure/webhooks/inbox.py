@@ -8,11 +8,14 @@ accepting and remembering the signature are one atomic write.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
+from bson import Binary
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -20,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 INBOX = "webhook_inbox"
 PENDING, PROCESSING, DONE = "pending", "processing", "done"
 CLAIM_LEASE_MS = 120_000
+MAX_BODY_DEPTH = 100  # MongoDB refuses documents nested deeper than 100 levels
 
 
 def now_ms() -> int:
@@ -30,6 +34,43 @@ def now_ms() -> int:
 
 class ReplayedDelivery(Exception):
     pass
+
+
+def stored_body(body: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    """The delivery's body as the inbox keeps it (for audit: processing re-reads the record
+    from Odoo and needs only the model and id).
+
+    Valid JSON can hold what a BSON document cannot: a NUL in a key, an integer beyond 64
+    bits, a lone surrogate, nesting deeper than 100 levels, and NaN/Infinity (which Python's
+    json, Odoo's included, writes; MongoDB stores them but the embedded store keeps JSON
+    text). Such a delivery is still accepted (it names a record that changed), with its
+    exact bytes kept instead, so nothing accepted is lost and the insert cannot fail on it.
+    """
+    if _storable(body):
+        return {"body": body}
+    return {"body": None, "body_raw": Binary(raw)}
+
+
+def _storable(value: Any) -> bool:
+    if not _finite(value, depth=0):  # first: it also bounds the nesting bson.encode walks
+        return False
+    try:
+        bson.encode({"body": value})
+    except (bson.InvalidDocument, OverflowError, UnicodeError, RecursionError, ValueError):
+        return False
+    return True
+
+
+def _finite(value: Any, depth: int) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth > MAX_BODY_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v, depth + 1) for v in value)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +91,19 @@ class WebhookInbox:
         )
 
     async def accept(
-        self, delivery_id: str, model: str, odoo_id: int, body: dict[str, Any], signed: bool
+        self,
+        delivery_id: str,
+        model: str,
+        odoo_id: int,
+        body: dict[str, Any],
+        signed: bool,
+        raw: bytes = b"",
     ) -> None:
         doc = {
             "_id": delivery_id,
             "model": model,
             "odoo_id": odoo_id,
-            "body": body,
+            **stored_body(body, raw),
             "signed": signed,
             "received_at": datetime.now(UTC),
             "status": PENDING,

@@ -115,7 +115,9 @@ def make_webhook_endpoint(
             model, odoo_id, payload = parse_body(body)
             delivery_id = f"sig:{signature}" if signature else f"wh:{uuid.uuid4()}"
             try:
-                await inbox().accept(delivery_id, model, odoo_id, payload, signature is not None)
+                await inbox().accept(
+                    delivery_id, model, odoo_id, payload, signature is not None, raw=body
+                )
             except ReplayedDelivery as err:
                 raise Rejected(401, "UNAUTHENTICATED", "replayed delivery") from err
         except Rejected as err:

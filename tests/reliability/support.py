@@ -164,6 +164,11 @@ class Server:
     def inbox_count(self) -> int:
         return self.db["webhook_inbox"].count_documents({})
 
+    def inbox_doc(self, delivery_id: str) -> dict[str, Any]:
+        found = self.db["webhook_inbox"].find_one({"_id": delivery_id})
+        assert found is not None, f"no inbox document {delivery_id}"
+        return dict(found)
+
     def fingerprint(self) -> dict[str, str]:
         """Every collection's documents, as text: equal before and after means nothing
         changed (the read models are small in these tests)."""
