@@ -1,9 +1,9 @@
 """Hypothesis strategies for hostile inputs, shared by the webhook and GraphQL tests.
 
 Values that a BSON document cannot hold (a NUL in a key, a lone surrogate, an integer
-beyond 64 bits, NaN, deep nesting) are left out of the general strategies: the webhook
-inbox keeps such deliveries as raw bytes, which ``test_webhook_hostile.py`` checks case by
-case (the general tests compare stored bodies with what was sent).
+beyond 64 bits, NaN, deep nesting) are left out of the general strategies and checked case
+by case in ``test_webhook_hostile.py``: the webhook inbox accepts such deliveries and keeps
+their raw bytes.
 """
 
 from __future__ import annotations
