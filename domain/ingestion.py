@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.catalog import canonical_model, stream_for
+from domain.catalog import MODEL_BY_EVENT_TYPE, canonical_model, record_from_event, stream_for
 from domain.change_detection import detect_changes
 from domain.errors import ConcurrencyError
 from domain.event_store import AppendRequest, AppendResult, EventStore, ExpectedVersion
+from domain.events import RecordedEvent
 from domain.model import Record, StageRecord
 from domain.normalize import STAGE, RecordRejected, normalize, record_hash
 
@@ -30,6 +31,7 @@ ARCHIVING_EVENTS = frozenset(
     {"OpportunityArchived", "OpportunityLost", "UserDeactivated", "EmployeeArchived"}
 )
 MAX_RETRIES = 5
+DELETED_HASH = "deleted"  # the content hash of a deleted record's snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,31 @@ class Snapshot:
     @property
     def deleted(self) -> bool:
         return self.record is None
+
+
+def snapshot_from_event(event: RecordedEvent) -> Snapshot | None:
+    """The snapshot ingestion would hold after ``event`` (upcast), None if the event is not
+    about an Odoo record.
+
+    Every record event carries the record's full normalized state, and the content hash is
+    a hash of that state (``record_hash``), so the last event of each record stream gives
+    back what change detection compares with: an event log restored alone (``pulse events
+    import``) can continue syncing. The raw rows are not in the log; a snapshot whose record
+    changed since only where no event is defined holds the older content, and the next sync
+    sees a different hash, finds no events to record and simply refreshes the snapshot.
+    """
+    if event.type not in MODEL_BY_EVENT_TYPE:
+        return None
+    model, record = record_from_event(event.type, event.data)
+    return Snapshot(
+        model,
+        int(event.stream_id),
+        record_hash(record) if record is not None else DELETED_HASH,
+        record,
+        event.version,
+        event.recorded_at,
+        getattr(record, "write_date", None),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +230,7 @@ class Ingestor:
         model = canonical_model(model)
         gone = sorted(await self._snapshots.live_ids(model) - present_ids)
         stats = IngestStats()
-        candidates = [_Candidate(i, None, "deleted", None, None) for i in gone]
+        candidates = [_Candidate(i, None, DELETED_HASH, None, None) for i in gone]
         await self._apply(model, candidates, stats, source, correlation_id, None)
         return stats
 
@@ -216,7 +243,7 @@ class Ingestor:
         if odoo_id in await self._snapshots.live_ids(model):
             await self._apply(
                 model,
-                [_Candidate(odoo_id, None, "deleted", None, None)],
+                [_Candidate(odoo_id, None, DELETED_HASH, None, None)],
                 stats,
                 source,
                 correlation_id,

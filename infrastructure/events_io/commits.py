@@ -23,7 +23,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from domain.events import NewEvent, StreamRef
+from domain.events import NewEvent, RecordedEvent, StreamRef
 from infrastructure.events_io.lines import EventLine
 from infrastructure.eventstore.mongo import COMMITS, MongoEventStore
 
@@ -145,3 +145,22 @@ def new_events(commit: Sequence[EventLine]) -> list[NewEvent]:
         )
         for line in commit
     ]
+
+
+def recorded_event(line: EventLine) -> RecordedEvent:
+    """The event as the store would hand it out (before upcasting)."""
+    return RecordedEvent(
+        id=line.id,
+        type=line.type,
+        schema_version=line.schema_version,
+        stream_type=line.stream_type,
+        stream_id=line.stream_id,
+        version=line.version,
+        position=line.position,
+        occurred_at=line.occurred_at,
+        recorded_at=line.recorded_at,
+        correlation_id=line.correlation_id,
+        causation_id=line.causation_id,
+        source=line.source,
+        data=line.data,
+    )

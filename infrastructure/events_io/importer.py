@@ -26,14 +26,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from domain.errors import ConcurrencyError
 from domain.event_store import AppendRequest, AppendResult
 from domain.events import StreamRef
+from infrastructure.bootstrap import build_upcasters
 from infrastructure.events_io.commits import (
     RestoringEventStore,
     new_events,
+    recorded_event,
     stored_commits,
 )
 from infrastructure.events_io.lines import EventLine
 from infrastructure.events_io.validation import ValidationReport, commits_in, validate_file
 from infrastructure.eventstore.mongo import COMMITS
+from infrastructure.ingestion.snapshot_restore import SnapshotCollector, has_snapshots
 from projections.framework.checkpoints import STATE_COLLECTION
 from projections.framework.leases import LEASE_COLLECTION
 
@@ -61,6 +64,8 @@ class ImportReport:
     events_present: int = 0
     commits_present: int = 0
     head: int = 0
+    snapshots_restored: int = 0
+    snapshots_unreadable: int = 0  # record streams whose last event this code cannot read
 
     def summary(self) -> str:
         v = self.validation
@@ -68,7 +73,14 @@ class ImportReport:
             f"{v.lines} lines, {v.events} events in {v.commits} commits ({v.streams} streams): "
             f"imported {self.events_imported} events in {self.commits_imported} commits, "
             f"{self.events_present} events in {self.commits_present} commits were already "
-            f"there; head position {self.head}"
+            f"there; head position {self.head}; {self.snapshots_restored} ingestion snapshots "
+            "rebuilt from the log"
+            + (
+                f" ({self.snapshots_unreadable} records left without one: their last event "
+                "could not be read by this version of Pulse)"
+                if self.snapshots_unreadable
+                else ""
+            )
         )
 
 
@@ -107,6 +119,7 @@ class _Importer:
         self._db = db
         self._report = report
         self._progress = progress
+        self.snapshots = SnapshotCollector(build_upcasters())
 
     async def run(self, path: Path, batch_commits: int) -> None:
         head = await self._store.head_position()
@@ -122,6 +135,8 @@ class _Importer:
         pending: list[list[EventLine]] = []
         try:
             for commit in commits_in(path):
+                for line in commit:
+                    self.snapshots.add(recorded_event(line))
                 if commit[0].position <= head:
                     await self._match_stored(stored, commit, head)
                     continue
@@ -192,7 +207,8 @@ async def import_events(
     batch_commits: int = BATCH_COMMITS,
     progress: Progress = _no_progress,
 ) -> ImportReport:
-    """Validate ``path``, then import it into ``db``'s event store.
+    """Validate ``path``, then import it into ``db``'s event store, then rebuild from the
+    log the ingestion snapshots of records that have none (so syncing can continue).
 
     Raises ``ImportRefused`` (invalid file: see ``report.validation``; or a target that is
     not empty) before writing anything, and ``ImportConflict`` if the store changes under
@@ -200,7 +216,12 @@ async def import_events(
     report = ImportReport(validate_file(path))
     if not report.validation.valid:
         raise InvalidFile(report)
-    await _Importer(db, report, progress).run(path, max(batch_commits, 1))
+    importer = _Importer(db, report, progress)
+    await importer.run(path, max(batch_commits, 1))
+    if report.events_imported or not await has_snapshots(db):
+        # The log alone is a complete backup: give the next sync what it compares with.
+        report.snapshots_restored = await importer.snapshots.write(db)
+        report.snapshots_unreadable = importer.snapshots.unreadable
     return report
 
 

@@ -22,7 +22,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from domain.ingestion import RawVersion, Snapshot
-from domain.normalize import normalize
+from domain.model import Record
+from domain.normalize import RECORD_TYPE_BY_MODEL, normalize
 
 LATEST = "odoo_snapshots"
 RAW = "odoo_raw_versions"
@@ -48,8 +49,14 @@ def _from_doc(doc: dict[str, Any]) -> Snapshot:
     model = doc["model"]
     raw = doc.get("raw")
     # The normalized record is not stored: normalizing the raw version again is cheaper
-    # (tens of microseconds) than writing and reading it twice.
-    record = normalize(model, raw) if doc.get("live") and raw is not None else None
+    # (tens of microseconds) than writing and reading it twice. A snapshot rebuilt from the
+    # event log has no raw version and keeps the normalized record instead.
+    record: Record | None = None
+    if doc.get("live"):
+        if raw is not None:
+            record = normalize(model, raw)
+        elif doc.get("record") is not None:
+            record = RECORD_TYPE_BY_MODEL[model].from_dict(dict(doc["record"]))
     return Snapshot(
         model,
         int(doc["odoo_id"]),
@@ -142,6 +149,27 @@ class MongoSnapshotStore:
             await self._latest.bulk_write(
                 [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in replaces], ordered=False
             )
+
+    async def fill_missing(self, snapshots: Sequence[Snapshot]) -> int:
+        """Insert snapshots rebuilt from the event log for records that have none; return
+        how many went in. A snapshot already present came from Odoo (with its raw version)
+        and is at least as recent, so it is kept."""
+        docs = [
+            {**_to_doc(s, None), "record": s.record.to_dict() if s.record is not None else None}
+            for s in snapshots
+        ]
+        inserted = 0
+        for start in range(0, len(docs), 1000):
+            chunk = docs[start : start + 1000]
+            try:
+                await self._latest.insert_many(chunk, ordered=False)
+                inserted += len(chunk)
+            except BulkWriteError as err:
+                errors = err.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                inserted += len(chunk) - len(errors)
+        return inserted
 
     async def _keep_superseded(self, keys: list[str]) -> None:
         """Copy the versions about to be replaced into the write-once versions collection."""

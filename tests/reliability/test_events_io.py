@@ -178,19 +178,13 @@ async def test_export_wipe_import_rebuild_gives_identical_views(
     assert await export_to(fresh_db, tmp_path / "again.jsonl") == digest  # byte for byte
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="GAP (reported): an events-only restore has no ingestion snapshots "
-    "(odoo_snapshots): the next sync re-detects every record as new and its appends collide "
-    "with the restored streams (ConcurrencyError); restore the whole database (docs/BACKUP.md) "
-    "until snapshots can be rebuilt from the log",
-)
 async def test_a_sync_after_an_events_only_restore_continues(
     pipeline: Pipeline,  # noqa: F811
     fresh_db: Any,
     tmp_path: Path,
 ) -> None:
+    """The log alone is a complete backup: the import rebuilds the ingestion snapshots, so
+    the next sync finds nothing new, and a later change in Odoo is recorded as usual."""
     from domain.ingestion import Ingestor
     from domain.sync import SyncHandler, SyncOdoo, SyncStatus
     from infrastructure.bootstrap import SystemClock
@@ -200,8 +194,12 @@ async def test_a_sync_after_an_events_only_restore_continues(
 
     p = pipeline
     await busy_history(p)
+    original = await snapshot_keys(p.db)
     await export_to(p.db, tmp_path / "events.jsonl")
-    await import_events(fresh_db, tmp_path / "events.jsonl")
+    report = await import_events(fresh_db, tmp_path / "events.jsonl")
+    assert report.snapshots_restored == len(original)
+    assert await snapshot_keys(fresh_db) == original  # hash, stream version, live: the same
+
     events, snapshots = MongoEventStore(fresh_db), MongoSnapshotStore(fresh_db)
     runs = MongoSyncRunRepository(fresh_db)
     for part in (events, snapshots, runs):
@@ -212,9 +210,30 @@ async def test_a_sync_after_an_events_only_restore_continues(
         handler = SyncHandler(client, Ingestor(events, snapshots, SystemClock()), runs,
                               SystemClock())  # fmt: skip
         run = await handler(SyncOdoo(SyncMode.FULL, "test"))
+        assert run.status is SyncStatus.SUCCEEDED, run.error
+        assert run.stats.events_appended == 0  # nothing changed in Odoo since the backup
+        head = await events.head_position()
+
+        demo = odoo.demo
+        assert demo is not None
+        leads = odoo.records(LEAD, [["type", "=", "opportunity"], ["active", "=", True]])
+        deal = next(r for r in leads if r["stage_id"] and r["stage_id"] != demo.won_stage_id)
+        odoo.clock.advance(60)
+        odoo.mark_won([deal["id"]])
+        run = await handler(SyncOdoo(SyncMode.FULL, "test"))
     finally:
         await client.aclose()
     assert run.status is SyncStatus.SUCCEEDED, run.error
+    assert run.stats.events_appended > 0 and run.stats.updated == 1
+    won = await events.read_stream(StreamRef("opportunity", str(deal["id"])))
+    assert [e.position for e in won if e.position > head]  # appended after the restore
+    assert [e.version for e in won] == list(range(1, len(won) + 1))
+
+
+async def snapshot_keys(db: Any) -> set[tuple[str, int, str, int, bool]]:
+    cursor = db["odoo_snapshots"].find({}, {"model": 1, "odoo_id": 1, "hash": 1, "version": 1,
+                                            "live": 1})  # fmt: skip
+    return {(d["model"], d["odoo_id"], d["hash"], d["version"], d["live"]) async for d in cursor}
 
 
 # -- a small log with every kind of envelope -------------------------------------------------
