@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -162,7 +162,7 @@ async def open_container(
     db = client[settings.mongodb_db]
     event_store = MongoEventStore(db, build_upcasters())
     snapshots = MongoSnapshotStore(db)
-    runs = MongoSyncRunRepository(db)
+    runs = MongoSyncRunRepository(db, lease=timedelta(seconds=settings.sync_lease))
     inbox = WebhookInbox(db)
     for part in (event_store, snapshots, runs, inbox):
         await part.ensure_indexes()

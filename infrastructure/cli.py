@@ -365,7 +365,8 @@ def add_events_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     export.add_argument("file", nargs="?", default="-", help="FILE or - (default: stdout)")
     export.set_defaults(handler=cmd_events_export)
     restore = actions.add_parser(
-        "import", help="validate FILE, then restore it into an EMPTY event store"
+        "import",
+        help="validate FILE, restore it into an EMPTY event store, rebuild ingestion snapshots",
     )
     restore.add_argument("file", help="an export written by `pulse events export`")
     restore.add_argument(

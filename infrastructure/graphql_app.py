@@ -99,7 +99,10 @@ class TokenAuthenticator:
     def from_settings(cls, settings: Settings) -> TokenAuthenticator:
         try:
             verifier: TokenVerifier | None = TokenVerifier(
-                settings.jwt_secret, settings.jwt_public_key
+                settings.jwt_secret,
+                settings.jwt_public_key,
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
             )
         except ValueError as exc:
             # The server still starts (health checks, webhooks); every GraphQL call is refused.

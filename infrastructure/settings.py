@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # Additions beyond the contract: operational knobs with safe defaults.
     graphiql: bool = True
     log_level: str = "INFO"
+    # When set, tokens must carry this `aud` / `iss` (an identity provider shared by several
+    # services issues tokens for all of them: the audience keeps theirs out of Pulse).
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    # How long a sync whose process died keeps the single-run lock (it heartbeats per page).
+    sync_lease: float = Field(default=60, ge=5, le=3600, description="seconds")
 
     @field_validator("admin_emails", mode="before")
     @classmethod

@@ -15,9 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-from unittest import mock
 
 import jwt
 import pytest
@@ -28,14 +26,13 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from infrastructure import graphql_app
-from infrastructure.auth import TokenVerifier
 from tests.integration.graphql.world import ADMIN_BY_ROLE, STRANGER
 from tests.reliability.gql import JWT_SECRET, Company, check_answer, company
 from tests.reliability.hostile import json_values
 from tests.reliability.support import TALLY, examples
 
 AUDIENCE = "pulse-api"
+ISSUER = "https://id.example.com/"
 WHO = "{ viewer { id } }"
 
 
@@ -65,20 +62,10 @@ def rs(mongo_url: str) -> Iterator[Company]:
         yield seeded
 
 
-@contextmanager
-def _with_audience() -> Iterator[None]:
-    # Settings have no audience (PRODUCT.md §5 names none); TokenVerifier supports one.
-    def from_settings(settings: Any) -> graphql_app.TokenAuthenticator:
-        verifier = TokenVerifier(settings.jwt_secret, audience=AUDIENCE)
-        return graphql_app.TokenAuthenticator(verifier, settings.admin_emails)
-
-    with mock.patch.object(graphql_app.TokenAuthenticator, "from_settings", from_settings):
-        yield
-
-
 @pytest.fixture(scope="module")
 def aud(mongo_url: str) -> Iterator[Company]:
-    with _with_audience(), company(mongo_url) as seeded:
+    """Configured with PULSE_JWT_AUDIENCE and PULSE_JWT_ISSUER."""
+    with company(mongo_url, jwt_audience=AUDIENCE, jwt_issuer=ISSUER) as seeded:
         yield seeded
 
 
@@ -157,7 +144,7 @@ def test_the_controls_are_accepted(hs: Company, rs: Company, aud: Company) -> No
     assert http_code(rs, good_rs, "control") is None
     assert ws_close_code(rs, good_rs, "control") is None
     good_aud = jwt.encode(
-        claims(aud.world["ana"].email, aud=AUDIENCE), JWT_SECRET.encode(), "HS256"
+        claims(aud.world["ana"].email, aud=AUDIENCE, iss=ISSUER), JWT_SECRET.encode(), "HS256"
     )
     assert http_code(aud, good_aud, "control") is None
     assert email  # the same world shape on every server
@@ -231,9 +218,16 @@ def test_missing_exp(hs: Company) -> None:
 
 @pytest.mark.parametrize("audience", [None, "other", ["other", "another"]])
 def test_wrong_audience(aud: Company, audience: Any) -> None:
-    extra = {} if audience is None else {"aud": audience}
+    extra = {"iss": ISSUER} if audience is None else {"aud": audience, "iss": ISSUER}
     token = jwt.encode(claims(aud.world["ana"].email, **extra), JWT_SECRET.encode(), "HS256")
     assert_refused(aud, token, "wrong audience")
+
+
+@pytest.mark.parametrize("issuer", [None, "https://evil.example.com/", ISSUER.upper()])
+def test_wrong_issuer(aud: Company, issuer: Any) -> None:
+    extra = {"aud": AUDIENCE} if issuer is None else {"aud": AUDIENCE, "iss": issuer}
+    token = jwt.encode(claims(aud.world["ana"].email, **extra), JWT_SECRET.encode(), "HS256")
+    assert_refused(aud, token, "wrong issuer")
 
 
 def _tamper(token: str, change: dict[str, Any]) -> str:
