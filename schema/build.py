@@ -17,6 +17,7 @@ from schema.error_codes import ErrorCodes, is_unexpected, root_cause
 from schema.limits import MAX_ALIASES, MAX_COST, MAX_DEPTH, MAX_SELECTIONS, limit_extensions
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.query_cache import QueryCache
 from schema.scalars import SCALAR_MAP
 from schema.subscription import Subscription
 
@@ -49,6 +50,7 @@ def build_schema(
     max_cost: int = MAX_COST,
 ) -> PulseSchema:
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        QueryCache,
         *limit_extensions(max_depth, max_aliases, max_selections, max_cost),
         auth_gate(public_introspection),
         ErrorCodes,  # last: it sees every error the others produced
