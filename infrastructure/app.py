@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import cast
 
@@ -28,6 +29,8 @@ from infrastructure.web import WebAssets, asset_routes
 from infrastructure.webhooks.inbox import WebhookInbox
 from infrastructure.webhooks.processor import InboxDrainer
 from infrastructure.webhooks.receiver import make_webhook_endpoint
+
+log = logging.getLogger("pulse.app")
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -111,7 +114,14 @@ def create_app(
         # GraphQL subscriptions listen on the container's hub (one listener per channel per
         # process); the projection runner publishes on the same hub.
         if background:
-            await container.start_background()
+            await container.start_background(projections=settings.projections)
+            if not settings.projections:
+                log.info("pulse serve: API only (PULSE_PROJECTIONS=false): `pulse worker` folds")
+                if settings.redis_url is None:
+                    log.warning(
+                        "pulse serve: API only without PULSE_REDIS_URL: subscriptions of this "
+                        "process will not hear the commits of the worker processes"
+                    )
         else:
             await container.hub.connect()
         supervisor = asyncio.create_task(store.supervise(), name="store-supervisor")

@@ -131,13 +131,16 @@ class Container:
         except Exception:  # any failure means "not reachable" for readiness
             return False
 
-    async def start_background(self) -> None:
-        """Connect the broadcast hub and start the projection runner (serve, worker)."""
+    async def start_background(self, *, projections: bool = True) -> None:
+        """Connect the broadcast hub and start the projection runner (serve, worker); an
+        API-only replica (``projections=False``) only connects the hub: it still reads
+        statuses and waits for positions through the checkpoints other processes write."""
         await self.hub.connect()
-        await self.runner.start()
+        if projections:
+            await self.runner.start()
 
     async def stop_background(self) -> None:
-        await self.runner.stop()
+        await self.runner.stop()  # nothing to stop when it never started
         await self.hub.disconnect()
 
     async def aclose(self) -> None:

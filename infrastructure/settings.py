@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # services issues tokens for all of them: the audience keeps theirs out of Pulse).
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    # False: `pulse serve` is an API-only replica (reads, pushes, webhooks, admin commands)
+    # and leaves folding events to `pulse worker` processes; pushes then need Redis.
+    projections: bool = True
     # How long a sync whose process died keeps the single-run lock (it heartbeats per page).
     sync_lease: float = Field(default=60, ge=5, le=3600, description="seconds")
 

@@ -4,11 +4,16 @@ dashboards of exactly the viewers who see it; across two server processes throug
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
 
 from infrastructure.odoo_fake import FakeOdoo
+from tests.conftest import ROOT
 from tests.e2e.conftest import (
     WEBHOOK_TOKEN,
     Server,
@@ -109,3 +114,51 @@ async def test_two_processes_behind_one_redis_both_push_to_their_own_clients(
         await asyncio.to_thread(win_by_webhook, northwind, a, deal)
         assert (await on_a.next(20))["dashboardUpdated"]["metrics"]["wonCount"] == start_a + 1
         assert (await on_b.next(20))["dashboardUpdated"]["metrics"]["wonCount"] == start_b + 1
+
+
+@pytest.fixture
+def api_and_worker(
+    northwind: FakeOdoo, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, subprocess.Popen[str], dict[str, str]]]:
+    """The production topology in small: an API-only replica and a `pulse worker`."""
+    env = server_env(mongo_url, northwind, redis=True)
+    logs = tmp_path_factory.mktemp("topology")
+    with (logs / "worker.log").open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "infrastructure.cli", "worker"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        api = start_server({**env, "PULSE_PROJECTIONS": "false"}, logs / "api.log")
+        try:
+            yield api, worker, env
+        finally:
+            stop_server(api)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+async def test_an_api_only_replica_serves_and_pushes_what_the_worker_folds(
+    api_and_worker: tuple[Server, subprocess.Popen[str], dict[str, str]], northwind: FakeOdoo
+) -> None:
+    api, worker, env = api_and_worker
+    sync = api.graphql(
+        token("ops@northwind.example"), "mutation { syncOdoo(mode: FULL, wait: true) { status } }"
+    )
+    # wait: true is answered from the checkpoints the worker writes.
+    assert sync["data"]["syncOdoo"]["status"] == "SUCCEEDED", sync
+    deal = open_deal_of(northwind, "ethan")
+    async with subscription(api.ws, token(MARIA), DASHBOARD) as maria:
+        start = (await maria.next(10))["dashboardUpdated"]["metrics"]["wonCount"]
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(win_by_webhook, northwind, api, deal)
+        assert (await maria.next(20))["dashboardUpdated"]["metrics"]["wonCount"] == start + 1
+    client: MongoClient[dict[str, Any]] = MongoClient(env["PULSE_MONGODB_URL"])
+    try:
+        owners = {d["owner"] for d in client[env["PULSE_MONGODB_DB"]]["projection_leases"].find()}
+    finally:
+        client.close()
+    pids = {int(owner.split(":")[1]) for owner in owners}
+    assert pids == {worker.pid}, "only the worker folds; the API replica holds no projection"
+    assert worker.poll() is None
