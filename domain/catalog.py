@@ -176,8 +176,11 @@ def stream_for(model: str, odoo_id: int) -> StreamRef:
     return StreamRef(stream_type, str(odoo_id))
 
 
-def record_from_event(event_type: str, data: Mapping[str, Any]) -> tuple[str, Record | None]:
-    """The canonical model and the record's state after the event (None after a deletion).
+def record_data_of(
+    event_type: str, data: Mapping[str, Any]
+) -> tuple[str, Mapping[str, Any] | None]:
+    """The canonical model and the record's state after the event as the event carries it
+    (``Record.to_dict()`` form; None after a deletion), without building the dataclass.
 
     ``data`` must be at the current schema version (upcast on read).
     """
@@ -189,7 +192,18 @@ def record_from_event(event_type: str, data: Mapping[str, Any]) -> tuple[str, Re
     record = data.get("record")
     if not isinstance(record, Mapping):
         raise ValueError(f"{event_type} carries no record")
-    return model, RECORD_TYPE_BY_MODEL[model].from_dict(dict(record))
+    return model, record
+
+
+def record_from_event(event_type: str, data: Mapping[str, Any]) -> tuple[str, Record | None]:
+    """The canonical model and the record's state after the event (None after a deletion).
+
+    ``data`` must be at the current schema version (upcast on read).
+    """
+    model, record = record_data_of(event_type, data)
+    if record is None:
+        return model, None
+    return model, RECORD_TYPE_BY_MODEL[model].from_dict(record)
 
 
 # --- builders -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ that a record round-trips through JSON and BSON unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any, Self, TypeVar
@@ -28,13 +29,25 @@ class Record:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        names = _field_names(cls)
         kwargs = {}
         for key, value in data.items():
             if key in names:
                 kwargs[key] = tuple(value) if isinstance(value, list) else value
         return cls(**kwargs)
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    # Cached per class: ``dataclasses.fields`` re-introspects the class on every call, and
+    # projections build a record per event they fold.
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
+    return names
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,15 @@ opportunity touches only the viewers who see it (its salesperson and the users a
 access changed, by merging the per-salesperson states of their new visible set; that is done
 *before* the next opportunity change is applied, so every delta lands on a state that matches
 the chart in force. Only viewers whose rendered values changed are notified.
+
+Two modes, same documents. *Live* (loaded by the runner): per-viewer states are kept and
+each change is applied to the states of its viewers, so a change costs O(depth of the
+hierarchy). *Bulk* (a fresh fold: a rebuild, ``pulse check``): applying a change to every
+viewer above its salesperson made a rebuild O(events x depth) (a third of a rebuild's
+profile), so only the per-salesperson states are folded and the salespeople whose deals
+changed are noted; at flush each affected viewer's state is merged once from their visible
+salespeople, O(events + viewers x salespeople). A bulk instance that the live runner adopts
+after a rebuild switches to live at its first live flush.
 """
 
 from __future__ import annotations
@@ -103,9 +112,12 @@ class DashboardProjection(Projection):
         self._chart = resolve_org([], [])
         self._contributions: dict[int, Contribution] = {}
         self._by_salesperson: dict[str | None, DashboardState] = {}
-        self._viewers: dict[str, DashboardState] = {}
+        # Per-viewer states (live mode), or None in bulk mode (see the module docstring).
+        self._viewers: dict[str, DashboardState] | None = None
         self._admin = DashboardState()
         self._dirty: dict[str, int] = {}
+        # Bulk mode: salespeople whose deals changed -> position; routed to viewers at flush.
+        self._dirty_salespeople: dict[str | None, int] = {}
         self._rendered: dict[str, str] = {}
         self._position = 0
 
@@ -124,8 +136,8 @@ class DashboardProjection(Projection):
                 self._contributions[lead.odoo_id] = c
                 self._salesperson_state(c.salesperson_id).add(c)
                 self._admin.add(c)
-        for uid in self._chart.user_ids:
-            self._viewers[uid] = self._recompute(uid)
+        if not ctx.rebuilding:
+            self._materialize()
         async for doc in ctx.collection(DASHBOARDS).find({}):
             values = {k: doc.get(k) for k in ("scope", "metrics", "by_stage", "team")}
             self._rendered[str(doc["_id"])] = fingerprint(values)
@@ -137,31 +149,46 @@ class DashboardProjection(Projection):
         visible = self._chart.visible_salesperson_ids(uid)
         return merged(self._by_salesperson[s] for s in visible if s in self._by_salesperson)
 
+    def _materialize(self) -> None:
+        """Enter live mode: every viewer's state, from the per-salesperson states. Only with
+        the chart reconciled and no salesperson left to route (``flush`` order)."""
+        self._viewers = {uid: self._recompute(uid) for uid in self._chart.user_ids}
+
+    def _state_of(self, viewer_id: str) -> DashboardState:
+        if self._viewers is not None:
+            return self._viewers.get(viewer_id) or DashboardState()
+        return self._recompute(viewer_id)  # bulk mode: merged once per render
+
     # ----------------------------------------------------------------- folding
     def _on_event(self, event: RecordedEvent) -> None:
         applied = self.records.apply(event)
         if applied is None:
             return
         self._position = event.position
-        model, before, after = applied
+        model = applied.model
         if model in (USER, EMPLOYEE):
-            if model == USER and not _same_user_display(before, after):
-                uid = str(event.data["odoo_id"])
+            if model == USER and not _same_user_display(applied.before(), applied.after()):
+                uid = str(applied.odoo_id)
                 self._mark([ADMIN_DASHBOARD_ID, uid, *self._chart.users_above(uid)])
             return  # org changes are reconciled before the next deal change, or at flush
         self._reconcile_org()
         if model == LEAD:
-            self._relead(int(event.data["odoo_id"]))
+            self._relead(applied.odoo_id)
         elif model == STAGE:
-            stage_id = int(event.data["odoo_id"])
+            stage_id = applied.odoo_id
             for lead in list(self.records.leads()):
                 if lead.stage_id == stage_id:
                     self._relead(lead.odoo_id)
             # A rename or re-order changes the rendered rows of whoever shows that stage.
-            self._mark(
-                [ADMIN_DASHBOARD_ID]
-                + [v for v, s in self._viewers.items() if stage_id in s.by_stage]
-            )
+            self._mark([ADMIN_DASHBOARD_ID])
+            if self._viewers is not None:
+                self._mark([v for v, s in self._viewers.items() if stage_id in s.by_stage])
+            else:
+                # The same viewers: a viewer's state has the stage iff one of the salespeople
+                # they see has deals in it (merged states keep no empty aggregate).
+                for salesperson_id, state in self._by_salesperson.items():
+                    if stage_id in state.by_stage:
+                        self._dirty_salespeople[salesperson_id] = self._position
 
     def _relead(self, lead_id: int) -> None:
         lead = self.records.lead(lead_id)
@@ -177,9 +204,16 @@ class DashboardProjection(Projection):
         else:
             self._contributions.pop(lead_id, None)
         self._admin.apply(old, new)
-        for uid, (before, after) in viewer_deltas(old, new, self._chart).items():
-            self._viewers.setdefault(uid, DashboardState()).apply(before, after)
-            self._mark([uid])
+        if self._viewers is None:
+            # Bulk mode: the viewers of these salespeople (exactly those viewer_deltas would
+            # touch) are found and merged at flush.
+            for c in (old, new):
+                if c is not None:
+                    self._dirty_salespeople[c.salesperson_id] = self._position
+        else:
+            for uid, (before, after) in viewer_deltas(old, new, self._chart).items():
+                self._viewers.setdefault(uid, DashboardState()).apply(before, after)
+                self._mark([uid])
         self._mark([ADMIN_DASHBOARD_ID])
 
     def _contribution(self, lead: LeadRecord) -> Contribution | None:
@@ -193,15 +227,27 @@ class DashboardProjection(Projection):
         self._chart = new
         self.records.org_changed = False
         for uid in changed_access(old, new) | changed_profiles(old, new):
-            if uid in new.user_ids:
-                self._viewers[uid] = self._recompute(uid)
-            else:
-                self._viewers.pop(uid, None)
+            if self._viewers is not None:
+                if uid in new.user_ids:
+                    self._viewers[uid] = self._recompute(uid)
+                else:
+                    self._viewers.pop(uid, None)
             self._mark([uid, ADMIN_DASHBOARD_ID])
 
     def _mark(self, viewers: Iterable[str]) -> None:
         for viewer in viewers:
             self._dirty[viewer] = self._position
+
+    def _route_salespeople(self) -> None:
+        """Bulk mode: mark the viewers of the salespeople noted since the last flush, under
+        the chart in force (reconciled first). Each keeps the latest position that touched
+        it, as live marking does: a viewer who saw a salesperson when the deal changed but
+        not now (or the reverse) had their access changed later, and was marked for that."""
+        for salesperson_id, position in self._dirty_salespeople.items():
+            for uid in visible_viewers_of(salesperson_id, self._chart):
+                if self._dirty.get(uid, 0) < position:
+                    self._dirty[uid] = position
+        self._dirty_salespeople.clear()
 
     # ---------------------------------------------------------------- writing
     def render(self, viewer_id: str) -> dict[str, Any] | None:
@@ -214,13 +260,18 @@ class DashboardProjection(Projection):
         profile = self._chart.profile(viewer_id)
         if profile is None:
             return None
-        state = self._viewers.get(viewer_id) or DashboardState()
+        state = self._state_of(viewer_id)
         scope = dashboard_scope(Viewer(viewer_id, profile.email), self._chart)
         data = state.render(stages, self._chart.profiles, scope=scope, viewer=profile)
         return dashboard_values(data)
 
     async def flush(self, ctx: ProjectionContext) -> list[Notification]:
         self._reconcile_org()
+        self._route_salespeople()
+        if self._viewers is None and not ctx.rebuilding:
+            # A rebuilt (bulk) instance now serving live: from here on a change updates only
+            # its viewers' states instead of merging them at every flush.
+            self._materialize()
         now = datetime.now(UTC)
         writes = []
         notes: list[Notification] = []

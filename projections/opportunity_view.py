@@ -82,8 +82,7 @@ class OpportunityViewProjection(Projection):
         applied = self.records.apply(event)
         if applied is None:
             return
-        model, before, after = applied
-        odoo_id = int(event.data["odoo_id"])
+        model, odoo_id = applied.model, applied.odoo_id
         position = event.position
         if model == LEAD:
             self._dirty[odoo_id] = position
@@ -96,7 +95,7 @@ class OpportunityViewProjection(Projection):
             self._related[("partner_id", odoo_id)] = position
         elif model == USER:
             self._org_position = position
-            if _name_or_email_changed(before, after):
+            if _name_or_email_changed(applied.before(), applied.after()):
                 self._related[("user_id", odoo_id)] = position
         else:
             self._org_position = position

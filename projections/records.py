@@ -4,14 +4,23 @@ Every projection is independent (its own failures, checkpoint and rebuild), so e
 the records it needs itself, in a ``<name>_refs`` collection it owns: that is what ``load``
 warms from after a restart. Events carry the full record after the change, so folding is a
 plain replace, and ``DocumentTable`` skips events a stored record already contains.
+
+The record is kept as the dict the event carries (it *is* the normalized record,
+``Record.to_dict()`` form), which is also what is stored; the ``Record`` dataclass is only
+built when a projection asks for it, and then cached until the next change of that record.
+Folding a record event is therefore a few dict operations: in a rebuild most records are
+replaced many times and read few times (profiles: the dict -> dataclass -> dict round trip
+per event was ~20% of a rebuild). The dicts are shared with the events (and between
+projections folding the same batch), so nothing here ever mutates one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from domain.catalog import MODEL_BY_EVENT_TYPE, record_from_event
+from domain.catalog import MODEL_BY_EVENT_TYPE, record_data_of
 from domain.events import RecordedEvent
 from domain.model import (
     EmployeeRecord,
@@ -28,9 +37,31 @@ from projections.framework import DocumentTable, ProjectionContext
 
 ORG_MODELS = frozenset({USER, EMPLOYEE})
 
+RecordData = Mapping[str, Any]
+
 
 def event_types_for(*models: str) -> frozenset[str]:
     return frozenset(t for t, m in MODEL_BY_EVENT_TYPE.items() if m in models)
+
+
+def build_record(model: str, data: RecordData | None) -> Record | None:
+    return None if data is None else RECORD_TYPE_BY_MODEL[model].from_dict(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """One folded record event: the record's data before and after it (None: absent)."""
+
+    model: str
+    odoo_id: int
+    before_data: RecordData | None
+    after_data: RecordData | None
+
+    def before(self) -> Record | None:
+        return build_record(self.model, self.before_data)
+
+    def after(self) -> Record | None:
+        return build_record(self.model, self.after_data)
 
 
 class RecordSet:
@@ -38,7 +69,8 @@ class RecordSet:
 
     def __init__(self, base_name: str) -> None:
         self.table = DocumentTable(base_name)
-        self._by_model: dict[str, dict[int, Record]] = {}
+        self._data: dict[str, dict[int, RecordData]] = {}
+        self._built: dict[str, dict[int, Record]] = {}  # a cache of dataclasses over _data
         self.org_changed = False
         self._chart: OrgChart | None = None
 
@@ -47,18 +79,16 @@ class RecordSet:
         for _, doc in self.table.items():
             model, data = doc.get("model"), doc.get("record")
             if isinstance(model, str) and isinstance(data, Mapping):
-                record = RECORD_TYPE_BY_MODEL[model].from_dict(dict(data))
-                self._by_model.setdefault(model, {})[int(doc["odoo_id"])] = record
+                self._data.setdefault(model, {})[int(doc["odoo_id"])] = data
 
-    def apply(self, event: RecordedEvent) -> tuple[str, Record | None, Record | None] | None:
-        """Fold one record event; return (model, before, after), or None if the stored
-        record already contained it."""
-        model, record = record_from_event(event.type, event.data)
+    def apply(self, event: RecordedEvent) -> Applied | None:
+        """Fold one record event; None if the stored record already contained it."""
+        model, data = record_data_of(event.type, event.data)
         odoo_id = int(event.data["odoo_id"])
         key = f"{model}:{odoo_id}"
-        table = self._by_model.setdefault(model, {})
+        table = self._data.setdefault(model, {})
         before = table.get(odoo_id)
-        if record is None:
+        if data is None:
             if not self.table.delete(key, event):
                 return None
             table.pop(odoo_id, None)
@@ -66,20 +96,38 @@ class RecordSet:
             doc = self.table.edit(key, event)
             if doc is None:
                 return None
-            doc.update({"model": model, "odoo_id": odoo_id, "record": record.to_dict()})
-            table[odoo_id] = record
+            doc.update({"model": model, "odoo_id": odoo_id, "record": data})
+            table[odoo_id] = data
+        built = self._built.get(model)
+        if built is not None:
+            built.pop(odoo_id, None)
         if model in ORG_MODELS:
             self.org_changed = True
             self._chart = None
-        return model, before, record
+        return Applied(model, odoo_id, before, data)
 
     def get(self, model: str, odoo_id: int | None) -> Record | None:
         if odoo_id is None:
             return None
-        return self._by_model.get(model, {}).get(odoo_id)
+        built = self._built.setdefault(model, {})
+        record = built.get(odoo_id)
+        if record is None:
+            data = self._data.get(model, {}).get(odoo_id)
+            if data is None:
+                return None
+            record = built[odoo_id] = RECORD_TYPE_BY_MODEL[model].from_dict(data)
+        return record
 
     def all(self, model: str) -> Mapping[int, Record]:
-        return self._by_model.get(model, {})
+        """Every record of ``model``, in the order they were first seen (as before the
+        records were kept as dicts: ``resolve_org`` gets its users in a stable order)."""
+        data = self._data.get(model, {})
+        built = self._built.setdefault(model, {})
+        if len(built) != len(data):  # built holds a subset of data's keys
+            for odoo_id, record in data.items():
+                if odoo_id not in built:
+                    built[odoo_id] = RECORD_TYPE_BY_MODEL[model].from_dict(record)
+        return {odoo_id: built[odoo_id] for odoo_id in data}
 
     def stage(self, odoo_id: int | None) -> StageRecord | None:
         found = self.get(STAGE, odoo_id)
