@@ -23,11 +23,10 @@ from infrastructure.odoo_fake import FakeOdoo
 from tests.conftest import ROOT
 from tests.integration.projections.test_crash_recovery import (  # noqa: F401 (fixtures)
     big_odoo,
-    caught_up,
+    catch_up_then_check,
     env,
     head,
     pulse,
-    spawn,
     wait_for,
 )
 
@@ -92,11 +91,4 @@ def test_a_sync_killed_midway_is_completed_by_the_next_one(
 
     final = pulse(env, "sync", "--full")
     assert final.returncode == 0 and "eventsAppended=0" in final.stdout, final.stdout[-2000:]
-    worker = spawn(env, "worker")
-    try:
-        wait_for(lambda: caught_up(env), 300, "the projections to catch up")
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
-    checked = pulse(env, "check")
-    assert checked.returncode == 0 and "no differences" in checked.stdout, checked.stdout[-3000:]
+    catch_up_then_check(env)

@@ -108,6 +108,18 @@ def caught_up(env: dict[str, str]) -> bool:
     return len(states) == 4 and all(s.get("position", 0) >= top for s in states.values())
 
 
+def catch_up_then_check(env: dict[str, str], timeout: float = 300) -> None:
+    """Run a `pulse worker` until every projection reaches the head; `pulse check` clean."""
+    worker = spawn(env, "worker")
+    try:
+        wait_for(lambda: caught_up(env), timeout, "the projections to catch up")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    checked = pulse(env, "check")
+    assert checked.returncode == 0 and "no differences" in checked.stdout, checked.stdout[-3000:]
+
+
 def test_a_worker_killed_mid_batch_resumes_and_check_is_clean(env: dict[str, str]) -> None:
     synced = pulse(env, "sync", "--full")
     assert synced.returncode == 0, synced.stderr[-2000:]
@@ -187,13 +199,6 @@ def test_two_syncs_and_a_rebuild_at_once_from_separate_processes(env: dict[str, 
     assert first.returncode == 0, err[-2000:]
     assert second.returncode == 3 and "already running" in second.stderr
     assert rebuild.wait(timeout=300) == 0
-    worker = spawn(env, "worker")
-    try:
-        wait_for(lambda: caught_up(env), 240, "catch-up")
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
-    checked = pulse(env, "check")
-    assert checked.returncode == 0, checked.stdout[-3000:]
+    catch_up_then_check(env, 240)
     again = pulse(env, "sync")
     assert again.returncode == 0 and "eventsAppended=0" in again.stdout
