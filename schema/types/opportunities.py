@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 
 import strawberry
@@ -166,11 +167,17 @@ class OpportunityEdge:
     node: Opportunity
 
 
+async def _total_count(root: OpportunityConnection) -> int:
+    return await root.total()
+
+
 @strawberry.type
 class OpportunityConnection:
-    total_count: int
+    # A resolver, so that the count is only made when a client selects it.
+    total_count: int = strawberry.field(resolver=_total_count)
     page_info: PageInfo
     edges: list[OpportunityEdge]
+    total: strawberry.Private[Callable[[], Awaitable[int]]]
 
 
 @strawberry.type

@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 from domain.normalize import LEAD
 from infrastructure.odoo_fake import FakeOdoo, OdooClock
 from projections.read_models import dashboard_channel, opportunity_channel
+from schema.readers.opportunities import COUNTS
 from tests.integration.graphql.clients import subscription
 from tests.integration.graphql.conftest import Live, live_server
 from tests.integration.graphql.world import ADMIN_BY_EMAIL
@@ -104,3 +105,53 @@ async def test_a_won_deal_is_pushed_to_the_owner(live: Live, northwind: FakeOdoo
         change = (await feed.next(within=15))["opportunityChanged"]
         assert change == {"kind": "UPDATED", "opportunityId": str(open_deals[0]),
                           "opportunity": {"status": "WON"}}  # fmt: skip
+
+
+COUNTED = """query($filter: OpportunityFilter) { opportunities(filter: $filter, first: 200) {
+  totalCount edges { node { id status } } } }"""
+
+
+async def test_total_count_matches_the_list_after_won_lost_archived_and_deleted_deals(
+    live: Live, northwind: FakeOdoo
+) -> None:
+    """The default list's count comes from the viewer's dashboard document (the projections
+    are caught up after a waited sync): it must count exactly the listed deals, for every
+    role, whatever happened to them. Status filters (by the dashboard within OPEN/WON/LOST,
+    by a query with ARCHIVED) must agree with their lists too."""
+    ethan_id, ethan = user(northwind, "ethan")
+    _, maria = user(northwind, "maria")
+    assert northwind.demo is not None
+    open_deals = [
+        r["id"]
+        for r in northwind.records(LEAD, [["user_id", "=", int(ethan_id)],
+                                          ["type", "=", "opportunity"]])
+        if r["active"] and r["stage_id"] and r["stage_id"] != northwind.demo.won_stage_id
+    ]  # fmt: skip
+    assert len(open_deals) >= 4
+    won, lost, archived, deleted = open_deals[:4]
+    northwind.clock.advance(60)
+    northwind.mark_won([won])
+    northwind.mark_lost([lost])
+    northwind.archive(LEAD, [archived])
+    northwind.unlink(LEAD, [deleted])
+    data = await live.data(SYNC, {"mode": "FULL"}, token=live.token(ADMIN_BY_EMAIL))
+    assert data["syncOdoo"] == {"status": "SUCCEEDED", "error": None}
+    for who in (ethan, maria, ADMIN_BY_EMAIL):
+        token = live.token(who)
+        before = COUNTS.from_dashboard
+        page = (await live.data(COUNTED, token=token))["opportunities"]
+        listed = {e["node"]["id"]: e["node"]["status"] for e in page["edges"]}
+        assert page["totalCount"] == len(listed) > 0
+        assert COUNTS.from_dashboard == before + 1, "served by the dashboard document"
+        assert str(deleted) not in listed and str(archived) not in listed
+        # maria is ethan's manager: she sees his deals too, as the admin does.
+        assert (listed[str(won)], listed[str(lost)]) == ("WON", "LOST")
+        board = await live.data("{ dashboard { metrics { totalCount } } }", token=token)
+        assert board["dashboard"]["metrics"]["totalCount"] == len(listed)
+        for statuses in (["OPEN"], ["WON", "LOST"], ["ARCHIVED"], ["OPEN", "ARCHIVED"]):
+            flt = {"status": statuses}
+            page = (await live.data(COUNTED, {"filter": flt}, token=token))["opportunities"]
+            assert page["totalCount"] == len(page["edges"])
+            assert {e["node"]["status"] for e in page["edges"]} <= set(statuses)
+        archive = await live.data(COUNTED, {"filter": {"status": ["ARCHIVED"]}}, token=token)
+        assert str(archived) in {e["node"]["id"] for e in archive["opportunities"]["edges"]}
