@@ -10,10 +10,11 @@ record the caller cannot see is reported exactly like one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.access import can_read_profile, can_see_opportunity
+from projections.read_models import HierarchyDoc, PersonDoc
 from schema.session import Caller
 
 MATCH_NOTHING: dict[str, Any] = {"_id": {"$in": []}}
@@ -40,3 +41,18 @@ def opportunity_scope(caller: Caller) -> dict[str, Any]:
 
 def reads_profile(caller: Caller, profile_id: str) -> bool:
     return can_read_profile(caller.viewer, profile_id, caller.readable_profile_ids)
+
+
+def visible_subordinates(
+    caller: Caller, profile_id: str, hierarchy: HierarchyDoc
+) -> Sequence[PersonDoc]:
+    """The subordinates a readable profile shows. Reading a manager above must not reveal
+    that manager's other reports (the caller's peers and their teams): unless the profile is
+    the caller's own or below them, only the subordinates the caller may read themself."""
+    if caller.is_admin or profile_id in caller.visible_user_ids:
+        return hierarchy.subordinates
+    return [
+        p
+        for p in hierarchy.subordinates
+        if p.user_id is not None and reads_profile(caller, p.user_id)
+    ]

@@ -7,32 +7,20 @@ teams), so such a profile lists only the subordinates the caller may read themse
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from projections.read_models import USER_PROFILES, OrgNodeDoc, PersonDoc, UserProfileDoc
+from projections.read_models import USER_PROFILES, OrgNodeDoc, PersonDoc
 from schema.context import Context
-from schema.session import Caller
 from schema.types.people import OrgNode, UserProfile
 from schema.visibility import reads_profile
 
 
-def profile_view(caller: Caller, doc: UserProfileDoc) -> UserProfile:
-    subordinates: Iterable[PersonDoc] = doc.hierarchy.subordinates
-    at_or_below_caller = caller.is_admin or doc.id in caller.visible_user_ids
-    if not at_or_below_caller:
-        subordinates = [
-            p for p in subordinates if p.user_id is not None and reads_profile(caller, p.user_id)
-        ]
-    return UserProfile.from_doc(doc, subordinates)
-
-
 async def readable_profile(ctx: Context, profile_id: str) -> UserProfile | None:
-    """The profile, or None when it does not exist or the caller may not read it."""
+    """The profile, or None when it does not exist or the caller may not read it. Its
+    ``hierarchy`` shows only the subordinates the caller may see (``visible_subordinates``)."""
     caller = await ctx.session.caller()
     if not reads_profile(caller, profile_id):
         return None
-    doc = await ctx.loaders.profiles.load(profile_id)
-    return None if doc is None else profile_view(caller, doc)
+    card = await ctx.loaders.cards.load(profile_id)
+    return None if card is None else UserProfile.from_card(card)
 
 
 async def required_profile(ctx: Context, profile_id: str) -> UserProfile:

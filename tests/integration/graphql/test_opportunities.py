@@ -187,20 +187,30 @@ async def test_stages_are_ordered_by_sequence_then_name(live: Live) -> None:
 async def test_salespeople_are_loaded_in_one_batch(
     live: Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batches: list[list[str]] = []
-    original = Loaders._load_profiles
+    batches: dict[str, list[list[str]]] = {"cards": [], "profiles": []}
+    for kind in batches:
+        original = getattr(Loaders, f"_load_{kind}")
 
-    async def counting(self: Loaders, ids: list[str]) -> list[Any]:
-        batches.append(ids)
-        return await original(self, ids)
+        async def counting(self: Loaders, ids: list[str], kind: str = kind,
+                           original: Any = original) -> list[Any]:  # fmt: skip
+            batches[kind].append(ids)
+            return list(await original(self, ids))
 
-    monkeypatch.setattr(Loaders, "_load_profiles", counting)
+        monkeypatch.setattr(Loaders, f"_load_{kind}", counting)
     query = "{ opportunities(first: 50) { edges { node { salesperson { name } } } } }"
     data = await live.data(query, token=live.token_of("maya"))
     assert len(data["opportunities"]["edges"]) == 7
-    assert len(batches) == 1  # the salespeople of the whole page at once
-    assert sorted(batches[0]) == sorted(live.world[k].id for k in ("maya", "ana", "ben", "dora"))
-    batches.clear()
-    query = "{ dashboard { viewer { name } team { salesperson { name } } } }"
+    assert len(batches["cards"]) == 1  # the salespeople of the whole page at once
+    people = sorted(live.world[k].id for k in ("maya", "ana", "ben", "dora"))
+    assert sorted(batches["cards"][0]) == people
+    assert batches["profiles"] == []  # no whole documents for a name
+    batches["cards"].clear()
+    query = "{ dashboard { viewer { name } team { salesperson { name email active } } } }"
     await live.data(query, token=live.token_of("maya"))
-    assert len(batches) == 1
+    assert (len(batches["cards"]), batches["profiles"]) == (1, [])
+    batches["cards"].clear()
+    # The hierarchy needs whole documents: loaded only then, in one batch too.
+    query = "{ opportunities { edges { node { salesperson { hierarchy { isManager } } } } } }"
+    await live.data(query, token=live.token_of("maya"))
+    assert len(batches["cards"]) == 1
+    assert [sorted(b) for b in batches["profiles"]] == [people]
