@@ -13,11 +13,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from domain.access import Viewer
-from projections.read_models import USER_ACCESS, AccessDoc
+from projections.read_models import USER_ACCESS
 from schema.errors import Forbidden, Unauthenticated
 from schema.read_store import ReadModels
 
@@ -63,6 +65,25 @@ class Caller:
 NO_ACCESS = "This account has no access to Pulse: it is not an active Odoo user"
 
 
+class AccessEntry(BaseModel):
+    """The part of an ``AccessDoc`` (``user_access_matrix``) that makes a ``Caller``. It is
+    read on every request, and a manager's entry also lists everyone above and below them
+    (``manager_ids``, ``subordinate_ids``): only these fields are read and decoded."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    id: str = Field(alias="_id")
+    active: bool = True
+    visible_user_ids: list[str]
+    readable_profile_ids: list[str]
+    direct_report_count: int = 0
+
+
+ENTRY_FIELDS = {
+    "active": 1, "visible_user_ids": 1, "readable_profile_ids": 1, "direct_report_count": 1
+}  # fmt: skip
+
+
 def _sign_in_rank(doc: dict[str, Any]) -> tuple[bool, int, str]:
     # Several users may share an email: the active one, then the lowest (numeric) id,
     # the same rule as domain.org's sign-in email index.
@@ -86,6 +107,7 @@ class Session:
         self._clock = clock
         self._authorization = authorization
         self._identity: Identity | None = None
+        self._expiry: tuple[Identity, float] | None = None
         self._caller: tuple[Caller, float] | None = None
         self._lock = asyncio.Lock()
 
@@ -97,11 +119,16 @@ class Session:
         return self.identity()
 
     def identity(self) -> Identity:
-        if self._identity is None:
-            self._identity = self._authenticator.authenticate(self._authorization)
-        if self._identity.expires_at <= datetime.now(UTC):
+        identity = self._identity
+        if identity is None:
+            identity = self._identity = self._authenticator.authenticate(self._authorization)
+        # Every resolver asks (a dashboard's team rows: once per row): compare epoch seconds,
+        # not aware datetimes, and convert the expiry once per identity.
+        if self._expiry is None or self._expiry[0] is not identity:
+            self._expiry = (identity, identity.expires_at.timestamp())
+        if self._expiry[1] <= time.time():
             raise Unauthenticated("The token has expired")
-        return self._identity
+        return identity
 
     async def caller(self) -> Caller:
         """The caller, their access entry re-read once it is older than the TTL.
@@ -123,8 +150,9 @@ class Session:
 
     async def _load(self, identity: Identity) -> Caller:
         collection = await self._read_models.collection(USER_ACCESS)
-        docs = [doc async for doc in collection.find({"email_key": identity.email}).limit(20)]
-        access = AccessDoc.model_validate(min(docs, key=_sign_in_rank)) if docs else None
+        found = collection.find({"email_key": identity.email}, ENTRY_FIELDS).limit(20)
+        docs = [doc async for doc in found]
+        access = AccessEntry.model_validate(min(docs, key=_sign_in_rank)) if docs else None
         if identity.is_admin:
             # An admin need not be an Odoo user; when they are, `viewer` is their profile.
             user_id = access.id if access is not None else None

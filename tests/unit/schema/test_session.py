@@ -35,9 +35,12 @@ class FakeCollection:
         self.docs = docs
         self.reads = 0
 
-    def find(self, query: dict[str, Any]) -> FakeCursor:
+    def find(self, query: dict[str, Any], projection: dict[str, int] | None = None) -> FakeCursor:
         self.reads += 1
-        return FakeCursor([d for d in self.docs if d.get("email_key") == query["email_key"]])
+        found = [d for d in self.docs if d.get("email_key") == query["email_key"]]
+        if projection is not None:  # as MongoDB projects: the listed fields and _id
+            found = [{k: v for k, v in d.items() if k == "_id" or k in projection} for d in found]
+        return FakeCursor(found)
 
 
 class FakeDb:
