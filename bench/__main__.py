@@ -1,10 +1,13 @@
 """The whole benchmark suite; rewrites ``bench/RESULTS.md``.
 
-    python -m bench [--quick] [--skip-sync] [--out bench/RESULTS.md]      (``make bench``)
+    python -m bench [--quick] [--skip-sync] [--skip-load | --only-load] [--out bench/RESULTS.md]
+                                                                           (``make bench``)
 
 Every figure is measured beside its baseline in the same run (rounds alternate where they
 can), against a private embedded nx-27017 in a temporary dir, the real Redis, and a real
-``pulse serve`` subprocess. Everything started here is stopped here.
+``pulse serve`` subprocess. Everything started here is stopped here. The subscriber, push
+and memory figures and the peers section come from ``bench/load_figures.py`` (the load harness
+``bench/load.py``, shared with ``tests/reliability/test_load.py``, and ``bench/peers.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import httpx
 
 from bench import event_store_bench
 from bench.generate import Generated, email, generate
+from bench.load_figures import load_figures
 from domain.change_detection import detect_changes
 from domain.events import StreamRef
 from domain.model import LeadRecord
@@ -193,10 +197,10 @@ async def projection_figures(
         rebuilds.append(time.perf_counter() - started)
     ratio = med(rebuilds) / med(reads)
     limit = 120 * gen.events / 1_000_000
-    events = f"{gen.events:,}"
+    count = f"{gen.events:,}"
     figures = [
         Figure(
-            f"projection rebuild, {events} events, all 4",
+            f"projection rebuild, {count} events, all 4",
             "s",
             rebuilds,
             "read all events only",
@@ -509,6 +513,48 @@ def render(figs: list[Figure], info: dict[str, str], args: argparse.Namespace,
     return "\n".join(lines) + "\n"
 
 
+def render_peers(peers: list[Figure], notes: list[str]) -> str:
+    """The peers section: Pulse's figure beside a peer's, same run, same harness or events.
+    Ratio = Pulse / peer (rates: > 1 means Pulse is ahead; times: < 1 means ahead)."""
+    if not peers and not notes:
+        return ""
+    lines = [
+        "",
+        "## Peers (same run)",
+        "",
+        "Pulse (figure) beside a peer (baseline column), measured in this run on the same "
+        "events or by the same load harness (`bench/peers.py`, `bench/load.py`). Ratio = "
+        "Pulse / peer: for rates > 1 means Pulse is ahead, for times < 1 means Pulse is ahead.",
+        "",
+        "| figure | unit | Pulse median | Pulse p99 | peer | peer median | peer p99 | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in peers:
+        if not f.samples or not f.baseline:
+            lines.append(f"| {f.name} | {f.unit} | - | - | {f.baseline_name} | - | - | - |")
+            continue
+        ratio = f"{f.ratio:.3g}x" if f.ratio is not None else "-"
+        lines.append(
+            f"| {f.name} | {f.unit} | {fmt(med(f.samples))} | {fmt(f.worst(f.samples))} "
+            f"| {f.baseline_name} | {fmt(med(f.baseline))} | {fmt(f.worst(f.baseline))} "
+            f"| {ratio} |"
+        )
+    lines += ["", "Where Pulse is ahead or behind, and why:", ""]
+    lines += [f"- {f.name}: {f.note}" for f in peers if f.note]
+    lines += [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+async def push_and_peers(args: argparse.Namespace, figs: list[Figure], peers: list[Figure],
+                         peer_notes: list[str]) -> None:  # fmt: skip
+    """Push latency and RSS with N subscribers, and the peers (bench/load_figures.py)."""
+    print(f"[bench] subscribers, pushes and peers ({time.strftime('%X')})", flush=True)
+    main, peer_figs, notes = await load_figures(args.quick, Figure)
+    figs += main
+    peers += peer_figs
+    peer_notes += notes
+
+
 async def suite(args: argparse.Namespace, figs: list[Figure]) -> str:
     quick = args.quick
     users, leads, events = (200, 5_000, 50_000) if quick else (1000, 100_000, 1_000_000)
@@ -553,9 +599,6 @@ async def suite(args: argparse.Namespace, figs: list[Figure]) -> str:
         finally:
             await client.close()
             embedded.stop()
-    figs.append(Figure("webhook -> pushed dashboard, 1,000 subscribers", "ms", [],
-                       target="p99 < 250 ms"))  # fmt: skip
-    figs.append(Figure("server RSS, 1,000 subscribers vs idle", "MB", [], target="< 300 MB"))
     return (f"{users:,} users, {leads:,} opportunities, {events:,} events; "
             f"sync bench {sync_leads:,} crm.lead")  # fmt: skip
 
@@ -568,13 +611,27 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=0, help="override the opportunities")
     parser.add_argument("--events", type=int, default=0, help="override the event count")
     parser.add_argument("--sync-leads", type=int, default=0, help="crm.lead in the sync bench")
+    parser.add_argument("--skip-load", action="store_true",
+                        help="skip the subscriber/push figures and the peers")  # fmt: skip
+    parser.add_argument("--only-load", action="store_true",
+                        help="only the subscriber/push figures and the peers")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "RESULTS.md")
     args = parser.parse_args()
     info = machine()
     started = time.perf_counter()
     figs: list[Figure] = []
-    sizes = asyncio.run(suite(args, figs))
+    peers: list[Figure] = []
+    peer_notes: list[str] = []
+
+    async def everything() -> str:
+        sizes = "" if args.only_load else await suite(args, figs)
+        if not args.skip_load:
+            await push_and_peers(args, figs, peers, peer_notes)
+        return sizes or "subscriber/push figures and peers only (--only-load)"
+
+    sizes = asyncio.run(everything())
     text = render(figs, info, args, time.perf_counter() - started, sizes)
+    text += render_peers(peers, peer_notes)
     lessons = Path(__file__).parent / "LESSONS.md"
     if lessons.exists():
         text += "\n" + lessons.read_text()

@@ -659,7 +659,8 @@ async def pulse_target(odoo: Odoo, cfg: LoadConfig, workdir: Path) -> AsyncItera
     env.update({
         "PULSE_MONGODB_URL": url, "PULSE_MONGODB_DB": db_name, "PULSE_JWT_SECRET": jwt_secret,
         "PULSE_REDIS_URL": cfg.redis_url, "PULSE_SYNC_INTERVAL": "0",
-        "PULSE_LOG_LEVEL": "WARNING", "PULSE_ADMIN_EMAILS": ADMIN_EMAIL,
+        "PULSE_LOG_LEVEL": os.environ.get("PULSE_LOAD_LOG_LEVEL", "WARNING"),
+        "PULSE_ADMIN_EMAILS": ADMIN_EMAIL,
         "PULSE_WEBHOOK_TOKEN": webhook_token, "PULSE_ODOO_URL": odoo.info["url"],
         "PULSE_ODOO_DB": odoo.info["db"], "PULSE_ODOO_LOGIN": odoo.info["login"],
         "PULSE_ODOO_API_KEY": odoo.info["api_key"],
