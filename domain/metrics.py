@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from domain.access import Viewer, access_set_of, can_see_opportunity, visible_viewers_of
@@ -189,6 +190,12 @@ class Aggregate:
         return self == _EMPTY
 
     def to_metrics(self) -> Metrics:
+        # Memoized: a dashboard is re-rendered whole after every change (its team rows
+        # included: a manager of hundreds has hundreds), while almost all of its rows'
+        # aggregates are unchanged; the rounding arithmetic was the top of the live flush.
+        return _metrics_of(self)
+
+    def _metrics(self) -> Metrics:
         closed = self.won_count + self.lost_count
         return Metrics(
             total_count=self.total_count,
@@ -220,6 +227,11 @@ class Aggregate:
 
 _EMPTY = Aggregate()
 _AGGREGATE_FIELDS = tuple(Aggregate().to_dict())
+
+
+@lru_cache(maxsize=1 << 16)
+def _metrics_of(aggregate: Aggregate) -> Metrics:
+    return aggregate._metrics()
 
 
 # -- the rendered dashboard (field names follow the GraphQL types) ---------------------------

@@ -12,6 +12,7 @@ from domain.event_store import EventStore
 from projections.framework.checkpoints import Checkpoints
 from projections.framework.leases import Leases
 from projections.framework.projection import Notification
+from projections.framework.tail import TailReader
 
 Publish = Callable[[Sequence[Notification]], Awaitable[None]]
 """Hands committed notifications to the broadcaster. Failures are logged, never retried:
@@ -60,3 +61,5 @@ class Services:
     leases: Leases
     publish: Publish
     config: RunnerConfig
+    tail: TailReader
+    """The live workers' ``read_after``, coalesced across the runner's workers."""

@@ -92,6 +92,28 @@ class Leases:
     def valid(self, key: str) -> bool:
         return self._monotonic() < self._valid_until.get(key, 0.0)
 
+    def remaining(self, key: str) -> float:
+        """Seconds this process may still trust ``key`` (<= 0: not held)."""
+        return self._valid_until.get(key, 0.0) - self._monotonic()
+
+    async def renew_if_due(self, key: str) -> bool:
+        """Renew ``key`` now if ``keep`` is late; False once the lease is not ours.
+
+        For holders that run long CPU-bound stretches (a rebuild's fold): ``keep`` is a task
+        on the same event loop and may get its turn too late, so they call this between
+        batches. ``keep`` renews every third of the term, leaving ~0.47 of it; below 0.4 it
+        is overdue. An expired lease is not silently re-taken: someone else may have it."""
+        left = self.remaining(key)
+        if left <= 0:
+            return False
+        if left >= self.duration * 0.4:
+            return True
+        try:
+            return await self.acquire(key)
+        except Exception:  # the store may be briefly unavailable: the term still counts
+            log.warning("lease %s: renewal failed", key, exc_info=True)
+            return self.valid(key)
+
     async def release(self, key: str) -> None:
         self._valid_until.pop(key, None)
         await self._leases.update_one({"_id": key, "owner": self.owner}, {"$set": {"expires": 0.0}})

@@ -5,7 +5,10 @@
    instance from what the shadow collections already hold).
 2. Stream the whole log (``read_all``, big batches), ``apply`` in memory, ``flush`` every
    N events, record the position after each flush. Readers keep reading generation g, and
-   the live runner keeps updating it and publishing its changes.
+   the live runner keeps updating it and publishing its changes. Rebuilds started together
+   share one pass over the log (:class:`~projections.framework.shared_read.SharedRead`).
+   The fold yields to the event loop every few milliseconds and renews the rebuild lease
+   itself when its renewer task is late, so a CPU-bound fold cannot starve the renewals.
 3. Catch the shadow up to the head; pause the live runner of this process (its gate), catch
    up the last few events, then switch position + generation in ONE checkpoint update and
    hand the warm instance to the live runner. A runner in another process notices on its
@@ -41,6 +44,7 @@ from projections.framework.projection import (
     ProjectionContext,
     ProjectionFactory,
 )
+from projections.framework.shared_read import SharedRead
 from projections.framework.worker import ProjectionWorker
 
 REBUILT_CHANNEL = "projections"
@@ -48,6 +52,12 @@ CANCELLED = "cancelled"
 SWITCH_ATTEMPTS = 50
 INTERRUPTED = (None, CANCELLED)
 """Rebuild record errors that mean "interrupted" (crash, shutdown): such a rebuild resumes."""
+YIELD_AFTER = 0.01
+"""Seconds of folding between two yields to the event loop: lease renewals, the live
+workers, the other rebuilds and the API share the loop with a fold of millions of events.
+By time, not by event count: what an event costs varies by projection and data set."""
+CLOCK_EVERY = 64
+"""Events between two looks at the clock (cheap, but not free at millions of events)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +85,10 @@ class Rebuild:
         services: Services,
         worker: ProjectionWorker | None = None,
         progress: ProgressCallback | None = None,
+        feed: SharedRead | None = None,
     ) -> None:
         self._factory = factory
+        self._feed = feed  # None: this rebuild reads the log on its own
         self.name = factory().name
         self._db, self._store, self._config = services.db, services.store, services.config
         self._checkpoints, self._leases = services.checkpoints, services.leases
@@ -145,15 +157,21 @@ class Rebuild:
                 await self._checkpoints.rebuild_failed(self.name, self.generation, message)
             raise
         finally:
+            if self._feed is not None:
+                self._feed.leave(self.name)  # the shared pass goes on for the others
             await self._release()
 
     async def _fold_bulk(self, projection: Projection, ctx: ProjectionContext) -> None:
         """The bulk of the work: up to the head seen at the start, in big batches."""
         target, pending = self._total, 0
-        batches = self._store.read_all(self._position, self._config.rebuild_batch_size)
+        if self._feed is not None:
+            batches = self._feed.batches(self.name, self._position)
+        else:
+            batches = self._store.read_all(self._position, self._config.rebuild_batch_size)
         try:
             async for batch in batches:
-                self._fold(projection, batch)
+                await self._fold(projection, batch)
+                await self._keep_lease()
                 pending += len(batch)
                 if pending >= self._config.rebuild_flush_every:
                     await self._flush(projection, ctx)
@@ -167,9 +185,10 @@ class Rebuild:
                 await close()
         await self._flush(projection, ctx)
 
-    def _fold(self, projection: Projection, batch: Sequence[RecordedEvent]) -> None:
+    async def _fold(self, projection: Projection, batch: Sequence[RecordedEvent]) -> None:
         handles = projection.handles
-        for event in batch:
+        slice_ends = time.monotonic() + YIELD_AFTER
+        for i, event in enumerate(batch, 1):
             # Events an operator skipped in the live projection stay skipped, so the
             # rebuilt generation is the fold of the same accepted events.
             if event.type in handles and event.position not in self._skipped:
@@ -177,13 +196,20 @@ class Rebuild:
                     projection.apply(event)
                 except Exception as err:
                     raise ApplyError(event, err) from err
+            if i % CLOCK_EVERY == 0 and time.monotonic() >= slice_ends:
+                await asyncio.sleep(0)  # let the lease renewer and everyone else run
+                await self._keep_lease()  # and renew here if the renewer is late anyway
+                slice_ends = time.monotonic() + YIELD_AFTER
         self._position = batch[-1].position
         self._done_here += len(batch)
         self._total = max(self._total, self._position)
 
-    async def _flush(self, projection: Projection, ctx: ProjectionContext) -> None:
-        if not self._leases.valid(self._key):
+    async def _keep_lease(self) -> None:
+        if not await self._leases.renew_if_due(self._key):
             raise LeaseLost(self._key)
+
+    async def _flush(self, projection: Projection, ctx: ProjectionContext) -> None:
+        await self._keep_lease()
         await projection.flush(ctx)  # notifications dropped: nothing is published mid-rebuild
         recorded = await self._checkpoints.rebuild_progress(
             self.name, self.generation, self._position, self._total, self._rate()
@@ -199,7 +225,7 @@ class Rebuild:
             batch = await self._store.read_after(self._position, self._config.batch_size)
             if not batch:
                 break
-            self._fold(projection, batch)
+            await self._fold(projection, batch)
             await self._flush(projection, ctx)
             await self._report()
 

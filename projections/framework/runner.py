@@ -30,7 +30,9 @@ from projections.framework.rebuild import (
     Rebuild,
     RebuildInProgress,
 )
+from projections.framework.shared_read import SharedRead
 from projections.framework.status import ProjectionStatus, read_statuses
+from projections.framework.tail import TailReader
 from projections.framework.worker import ProjectionWorker
 
 log = logging.getLogger("pulse.projections")
@@ -59,7 +61,10 @@ class ProjectionRunner:
         self.owner = owner or default_owner()
         self._checkpoints = checkpoints or Checkpoints(db)
         self._leases = Leases(db, self.owner, self._config.lease_seconds)
-        self._services = Services(db, store, self._checkpoints, self._leases, publish, self._config)
+        self._tail = TailReader(store)
+        self._services = Services(
+            db, store, self._checkpoints, self._leases, publish, self._config, self._tail
+        )
         self._factories: dict[str, ProjectionFactory] = {}
         self._workers: dict[str, ProjectionWorker] = {}
         owned: dict[str, str] = {}
@@ -109,6 +114,9 @@ class ProjectionRunner:
 
     def notify(self) -> None:
         """Call after appending events in this process: the workers wake up at once."""
+        # A worker woken now must not be handed the answer of a read that started before
+        # the append (it might not contain it, and a short answer lets the worker idle).
+        self._tail.forget()
         for worker in self._workers.values():
             worker.wake.set()
 
@@ -136,6 +144,7 @@ class ProjectionRunner:
         there without an operator)."""
         chosen = self._known(names)
         deadline = time.monotonic() + timeout
+        timed_out = False
         while True:
             signal = self._committed
             behind = [
@@ -145,19 +154,29 @@ class ProjectionRunner:
             ]
             if not behind:
                 return True
-            stored = await self._checkpoints.all()
-            lagging = [stored.get(n) for n in behind]  # None: never started, at 0
-            if all((c.position if c else 0) >= position for c in lagging):
-                return True
-            if any(_stuck(c) for c in lagging):
-                return False
+            # Behind workers that run here (holding, not paused) signal their commits: the
+            # stored checkpoints are only consulted when one of them is not that, or once a
+            # wait slice passes without a commit (a rebuild elsewhere may have switched).
+            # Asking the store on every local commit put a query in front of the very
+            # writes being waited for.
+            local = all(self._workers[n].holding and not self._workers[n].paused for n in behind)
+            if not local or timed_out:
+                stored = await self._checkpoints.all()
+                lagging = [stored.get(n) for n in behind]  # None: never started, at 0
+                if all((c.position if c else 0) >= position for c in lagging):
+                    return True
+                if any(_stuck(c) for c in lagging):
+                    return False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             # Local commits wake us at once; those of other processes are polled for.
             slice_ = min(remaining, self._config.poll_interval, WAIT_POLL)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(signal.wait(), slice_)
+                timed_out = False
+            except TimeoutError:
+                timed_out = True
 
     # ------------------------------------------------------------ operator actions
     async def resume(self, name: str) -> bool:
@@ -179,20 +198,50 @@ class ProjectionRunner:
     ) -> list[ProjectionStatus]:
         """Start rebuilding in the background; return the statuses (now REBUILDING).
 
+        The rebuilds started by one call read the log once between them (``SharedRead``).
         A rebuild already running in this process is left to run (not restarted); one
-        running in another process raises :class:`RebuildInProgress`."""
+        running in another process raises :class:`RebuildInProgress` (those before it in
+        ``names`` are started, those after it are not)."""
         chosen = self._known(names)
-        for name in chosen:
-            running = self._rebuilds.get(name)
-            if running is not None and not running.done():
-                continue
-            worker = self._workers[name]
-            rebuild = Rebuild(self._factories[name], self._services, worker, progress)
-            await rebuild.prepare()
-            task = asyncio.create_task(rebuild.run(), name=f"rebuild:{name}")
-            task.add_done_callback(_log_failure)
-            self._rebuilds[name] = task
+        busy = await self._start_group(chosen, progress, stop_at_busy=True)
+        if busy:
+            raise RebuildInProgress(busy[0])
         return await self.status(chosen)
+
+    async def _start_group(
+        self, names: Sequence[str], progress: ProgressCallback | None, *, stop_at_busy: bool
+    ) -> list[str]:
+        """Start rebuilds of ``names`` (those not running here) over one shared read; return
+        the names whose rebuild lease another process holds."""
+        pending = [n for n in names if not self._running(n)]
+        feed = SharedRead(self._store, self._config.rebuild_batch_size, pending)
+        busy: list[str] = []
+        try:
+            for name in pending:
+                rebuild = Rebuild(
+                    self._factories[name], self._services, self._workers[name], progress, feed
+                )
+                try:
+                    await rebuild.prepare()
+                except RebuildInProgress:
+                    feed.leave(name)
+                    busy.append(name)
+                    if stop_at_busy:
+                        break
+                    continue
+                task = asyncio.create_task(rebuild.run(), name=f"rebuild:{name}")
+                task.add_done_callback(_log_failure)
+                self._rebuilds[name] = task
+        finally:
+            # Whatever was not started will not join: the others' shared read may begin.
+            for name in pending:
+                if name not in self._rebuilds or self._rebuilds[name].done():
+                    feed.leave(name)
+        return busy
+
+    def _running(self, name: str) -> bool:
+        task = self._rebuilds.get(name)
+        return task is not None and not task.done()
 
     async def rebuild(
         self, names: Iterable[str] | None = None, progress: ProgressCallback | None = None
@@ -212,19 +261,20 @@ class ProjectionRunner:
         """Resume rebuilds that a crash or a shutdown interrupted (not ones that failed).
         Returns those still held by another process's (maybe dead) rebuild lease."""
         stored = await self._checkpoints.all()
-        blocked: list[str] = []
+        resumable: list[str] = []
         for name in self._workers:
             record = stored[name].rebuild if name in stored else None
-            running = self._rebuilds.get(name)
-            if record is None or record.error not in INTERRUPTED:
+            if record is None or record.error not in INTERRUPTED or self._running(name):
                 continue
-            if running is not None and not running.done():
-                continue
-            try:
-                await self.start_rebuild([name])
-                log.info("projection %s: resuming its rebuild at %d", name, record.position)
-            except RebuildInProgress:
-                blocked.append(name)
+            resumable.append(name)
+        # Together, so that they share one read of the log from the lowest of their
+        # recorded positions (each skips what it already has).
+        blocked = await self._start_group(resumable, None, stop_at_busy=False)
+        for name in resumable:
+            if name not in blocked:
+                record = stored[name].rebuild
+                position = record.position if record is not None else 0
+                log.info("projection %s: resuming its rebuild at %d", name, position)
         return blocked
 
     async def _resume_rebuilds_loop(self) -> None:

@@ -50,6 +50,7 @@ class ProjectionWorker:
         self._probe = factory()  # for its name, routing table and collections only
         self.name = self._probe.name
         self._db, self._store, self._config = services.db, services.store, services.config
+        self._tail = services.tail
         self._checkpoints, self._leases = services.checkpoints, services.leases
         self._publish = services.publish
         self._on_commit = on_commit
@@ -67,6 +68,10 @@ class ProjectionWorker:
     @property
     def holding(self) -> bool:
         return self._leases.valid(self.name)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused is not None
 
     # ----------------------------------------------------------- lease loop
     async def run(self) -> None:
@@ -137,7 +142,7 @@ class ProjectionWorker:
             if self._projection is None:
                 self._projection = self._factory()
                 await self._projection.load(self._context())
-            batch = await self._store.read_after(self.position, self._config.batch_size)
+            batch = await self._tail.read_after(self.position, self._config.batch_size)
             if not batch:
                 await self._caught_up()
                 return None
@@ -152,7 +157,27 @@ class ProjectionWorker:
             return await self._failed(planned, err)
         self._policy.succeeded(self.position)
         await self._send(notes)
+        # Fewer events than asked for, all processed: the store had nothing more when it
+        # answered, so go idle now rather than ask again at once (that empty read, times
+        # every worker, queued in front of the next change's writes on the one-request-at-
+        # a-time embedded store). Appends made since then have set ``wake`` (``notify``),
+        # so the idle wait returns at once for them; other processes' are polled for.
+        if len(batch) < self._config.batch_size and planned[-1] is batch[-1]:
+            return await self._at_head()
         return 0.0
+
+    async def _at_head(self) -> float | None:
+        """After a batch that reached the head: what an empty read would have done."""
+        try:
+            await self._caught_up()
+        except LeaseLost:
+            raise
+        except Superseded:
+            await self._superseded()
+            return 0.0
+        except Exception as err:  # the state write failed: nothing of the batch's doing
+            return await self._failed([], err)
+        return None
 
     async def _process(
         self, projection: Projection, planned: list[RecordedEvent]

@@ -1,0 +1,51 @@
+"""The live workers' reads of the log, shared within one runner.
+
+Every worker tails the log on its own (independent checkpoints, failures, pauses), but in
+steady state they all sit at the head: one append plus ``notify()`` wakes all of them at
+once and each asked the store for the same ``read_after(head)``. On the single-threaded
+embedded store those identical queries queued up in front of the dashboard's own writes
+(bench: "one opportunity change -> dashboard doc updated"). Identical requests that are in
+flight at the same time are now answered by one query: each caller gets exactly what a
+query of its own, issued a moment earlier, would have returned. Nothing is cached beyond
+the query's lifetime, so there is nothing to invalidate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from domain.event_store import EventStore
+from domain.events import RecordedEvent
+
+Key = tuple[int, int]
+
+
+class TailReader:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._inflight: dict[Key, asyncio.Future[list[RecordedEvent]]] = {}
+        self.queries = 0
+        """Store queries issued (for tests: fewer than the reads asked for)."""
+
+    async def read_after(self, position: int, limit: int) -> list[RecordedEvent]:
+        key = (position, limit)
+        query = self._inflight.get(key)
+        if query is None:
+            self.queries += 1
+            query = asyncio.ensure_future(self._store.read_after(position, limit))
+            self._inflight[key] = query
+            query.add_done_callback(lambda done: self._finished(key, done))
+        # Shielded: one caller being cancelled (a worker stopping) must not cancel the
+        # query the others are waiting for. A fresh list each: callers may not share one.
+        return list(await asyncio.shield(query))
+
+    def forget(self) -> None:
+        """Reads asked for from now on get a query of their own (called after an append:
+        a query already in flight may not see it). Current waiters keep theirs."""
+        self._inflight.clear()
+
+    def _finished(self, key: Key, query: asyncio.Future[list[RecordedEvent]]) -> None:
+        if self._inflight.get(key) is query:
+            del self._inflight[key]
+        if not query.cancelled():
+            query.exception()  # retrieved here too: every waiter may have been cancelled
