@@ -28,7 +28,12 @@ class RunnerConfig:
     batch_size: int = 500
     """Events read per live batch (one flush and one checkpoint write per batch)."""
     poll_interval: float = 1.0
-    """Idle wake-up, to see other processes' appends (this process's call ``notify()``)."""
+    """Each worker's idle wake-up (generation checks; a fallback for new events)."""
+    tail_poll_interval: float = 0.1
+    """How often ONE query per runner (``head_position``) looks for appends made by other
+    processes (``pulse sync``, an API-only replica taking webhooks) and wakes the workers
+    that are behind. This process's appends wake them at once through ``notify()``. One
+    cheap query per interval whatever the number of projections; 0 disables it."""
     retries: int = 5
     """Retries of a failing event before its projection pauses."""
     backoff_initial: float = 0.5

@@ -93,6 +93,8 @@ class ProjectionRunner:
                 self._tasks[name] = asyncio.create_task(worker.run(), name=f"projection:{name}")
         if self._config.resume_rebuilds and "#resume" not in self._tasks:
             self._tasks["#resume"] = asyncio.create_task(self._resume_rebuilds_loop())
+        if self._config.tail_poll_interval > 0 and "#tail" not in self._tasks:
+            self._tasks["#tail"] = asyncio.create_task(self._watch_tail(), name="projections:tail")
 
     async def stop(self) -> None:
         tasks = [*self._tasks.values(), *self._rebuilds.values()]
@@ -119,6 +121,22 @@ class ProjectionRunner:
         self._tail.forget()
         for worker in self._workers.values():
             worker.wake.set()
+
+    async def _watch_tail(self) -> None:
+        # Appends from other processes: without this a worker saw them only at its next
+        # idle poll (poll_interval, 1 s), one read per worker. Here one query serves all.
+        while True:
+            await asyncio.sleep(self._config.tail_poll_interval)
+            try:
+                head = await self._store.head_position()
+            except Exception:  # the workers notice an outage themselves (and report it)
+                log.debug("tail poll failed", exc_info=True)
+                continue
+            for worker in self._workers.values():
+                # Only serving workers: a standby one would retry its lease at this pace,
+                # a paused one would poll for an operator's request at this pace.
+                if worker.holding and not worker.paused and worker.position < head:
+                    worker.wake.set()
 
     def _signal_commit(self) -> None:
         self._committed.set()
