@@ -35,8 +35,10 @@ def test_the_store_is_restarted_after_a_kill_and_readiness_follows(tmp_path: Pat
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> int:
+        # A generous timeout: /readyz answers 503 after its 1 s ping limit, but on a loaded
+        # machine a probe timing out here would miss the short window the store is down.
         try:
-            return httpx.get(f"{base}/readyz", timeout=3).status_code
+            return httpx.get(f"{base}/readyz", timeout=15).status_code
         except httpx.HTTPError:
             return 0
 
