@@ -73,8 +73,11 @@ class CollectionSpec:
 @dataclass(frozen=True, slots=True)
 class ProjectionContext:
     """What a projection may touch while loading or flushing: its collections, for one
-    generation. ``rebuilding`` is True while a shadow generation is being written (nothing a
-    flush returns is published then, so a projection may skip building notifications)."""
+    generation. ``rebuilding`` is True while a shadow generation is being written: nothing a
+    flush returns is published then, so a projection may skip building notifications, and
+    an instance loaded for a rebuild may fold in a way that is cheaper in bulk but dearer per
+    change (the dashboards do). A rebuilt instance is handed to the live runner after the
+    switch: its first flush with ``rebuilding`` False must bring it to live behaviour."""
 
     db: AsyncDatabase[Any]
     generation: int
