@@ -373,6 +373,7 @@ class LoadReport:
     http_errors: dict[str, int] = field(default_factory=dict)
     answer_ms: list[float] = field(default_factory=list)  # webhook POST -> 202
     late_sends: int = 0  # sent > 100 ms after their due time (the firer fell behind)
+    max_late_seconds: float = 0.0  # (64 posts in flight at most: a slow server delays sends)
     no_event: int = 0  # accepted webhooks that appended no event (coalesced, unchanged)
     unprocessed: int = 0  # accepted webhooks the server had not processed by the deadline
     expected_pushes: int = 0
@@ -423,7 +424,9 @@ class LoadReport:
         return (
             f"{self.target}: {self.subscribers} subscribers ({self.distinct_viewers} viewers), "
             f"{self.webhooks} webhooks at {self.config['rate']:g}/s for "
-            f"{self.config['duration']:g} s; accepted {self.accepted}, http errors "
+            f"{self.config['duration']:g} s (all answered after {self.fire_seconds:.0f} s, "
+            f"{self.late_sends} sent late, by up to {self.max_late_seconds:.1f} s); accepted "
+            f"{self.accepted}, http errors "
             f"{self.http_errors}, no-event {self.no_event}; pushes expected "
             f"{self.expected_pushes}, missing {self.missing_pushes}, unexpected "
             f"{self.unexpected_pushes}; push latency p50 {pct(self.latencies_ms, 50):.0f} ms "
@@ -542,6 +545,7 @@ async def run_load(target: Target, odoo: Odoo, org: Org, cfg: LoadConfig) -> Loa
         report.http_errors = dict(statuses)
         report.answer_ms = [(r[3] - r[2]) * 1000 for r in results]
         report.late_sends = sum(1 for r in results if r[2] - r[1] > 0.1)
+        report.max_late_seconds = max((r[2] - r[1] for r in results), default=0.0)
 
         # Drain: positions (once the server has processed every webhook), then pushes.
         positions, complete = await target.positions(results, fired_at + cfg.drain_timeout)

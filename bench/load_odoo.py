@@ -17,11 +17,12 @@ Protocol (JSON lines):
 * stdin: ``{"cmd": "fire", "plan": PATH, "out": PATH}``; the plan file holds ``{"url",
   "rate", "secret", "items": [{"write": {"id", "values"} | null, "body": {...} | null}]}``.
   Item ``i`` is due at ``t0 + i / rate`` (open loop: a slow answer never delays the next
-  one). For an item with ``write``, the lead is written first and the body is what Odoo
-  would post for it (``webhook_body``); otherwise ``body`` is posted as is. When every
-  item is answered, the results go to ``out`` (one ``[i, t_due, t_sent, t_done, status,
-  answer]`` per item; times are ``time.time()``, comparable across processes on this host)
-  and stdout gets ``{"done": n}``.
+  one; at most ``SENDERS`` posts are in flight, later ones are sent late and say so). For an
+  item with ``write``, the lead is written first and the body is what Odoo would post for it
+  (``webhook_body``); otherwise ``body`` is posted as is. When every item is answered, the
+  results go to ``out`` (one ``[i, t_due, t_sent, t_done, status, answer]`` per item; times
+  are ``time.time()``, comparable across processes on this host) and stdout gets
+  ``{"done": n}``.
 * stdin ``{"cmd": "quit"}`` or EOF: exit.
 """
 
@@ -41,6 +42,7 @@ import httpx
 from infrastructure.odoo_fake import FakeOdoo, populate, sign, webhook_body
 
 WEBHOOK_FIELDS = ["stage_id", "user_id", "expected_revenue", "probability"]
+SENDERS = 64  # webhook posts in flight at most (Odoo's workers post synchronously)
 
 
 def org_and_deals(odoo: FakeOdoo) -> tuple[list[list[Any]], list[list[int]]]:
@@ -75,7 +77,11 @@ async def fire(odoo: FakeOdoo | None, plan: dict[str, Any]) -> list[list[Any]]:
     secret: str | None = plan.get("secret")
     items: list[dict[str, Any]] = plan["items"]
     results: list[list[Any]] = [[] for _ in items]
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    # At most SENDERS requests in flight; the rest wait on a semaphore (O(1)), never in
+    # httpcore's pool, whose request assignment is O(waiting x connections) per event and
+    # made this process the bottleneck once thousands of posts were queued.
+    gate = asyncio.Semaphore(SENDERS)
+    limits = httpx.Limits(max_connections=SENDERS, max_keepalive_connections=SENDERS)
     async with httpx.AsyncClient(timeout=120, limits=limits) as client:
 
         async def one(i: int, due: float, item: dict[str, Any]) -> None:
@@ -89,17 +95,18 @@ async def fire(odoo: FakeOdoo | None, plan: dict[str, Any]) -> list[list[Any]]:
             headers = {"Content-Type": "application/json"}
             if secret:
                 headers.update(sign(body, secret))
-            sent = time.time()
-            try:
-                response = await client.post(url, content=body, headers=headers)
-                status = response.status_code
+            async with gate:
+                sent = time.time()
                 try:
-                    answer: Any = response.json()
-                except ValueError:
-                    answer = response.text[:200]
-            except httpx.HTTPError as err:
-                status, answer = 0, repr(err)[:200]
-            results[i] = [i, due, sent, time.time(), status, answer]
+                    response = await client.post(url, content=body, headers=headers)
+                    status = response.status_code
+                    try:
+                        answer: Any = response.json()
+                    except ValueError:
+                        answer = response.text[:200]
+                except httpx.HTTPError as err:
+                    status, answer = 0, repr(err)[:200]
+                results[i] = [i, due, sent, time.time(), status, answer]
 
         tasks: list[asyncio.Task[None]] = []
         start = time.time() + 0.05

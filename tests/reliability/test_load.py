@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.slow]
 
 if LONG:
     CONFIG = LoadConfig(subscribers=1000, rate=200, duration=60, users=1000, leads=20_000,
-                        admins=1, drain_timeout=1200, push_grace=120)  # fmt: skip
+                        admins=1, drain_timeout=900, push_grace=60)  # fmt: skip
 else:
     CONFIG = LoadConfig(subscribers=100, rate=20, duration=5, users=100, leads=1500, admins=1,
                         drain_timeout=240, push_grace=60, idle_seconds=2)  # fmt: skip
