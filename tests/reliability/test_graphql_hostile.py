@@ -274,9 +274,11 @@ FRAGMENTS = {
 
 FRAGMENTS["unknown"] = "query { viewer { ...Nope } }"
 FRAGMENTS["doubling bomb (40 levels)"] = doubling_bomb(40)
-FRAGMENTS["chain beyond graphql's nesting bound"] = "query { viewer { ...F0 } } " + " ".join(
-    f"fragment F{i} on UserProfile {{ ...F{i + 1} }}" for i in range(3_000)
-) + " fragment F3000 on UserProfile { id }"
+FRAGMENTS["chain beyond graphql's nesting bound"] = (
+    "query { viewer { ...F0 } } "
+    + " ".join(f"fragment F{i} on UserProfile {{ ...F{i + 1} }}" for i in range(3_000))
+    + " fragment F3000 on UserProfile { id }"
+)
 
 
 @pytest.mark.parametrize("case", sorted(FRAGMENTS))
