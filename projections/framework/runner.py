@@ -191,7 +191,8 @@ class ProjectionRunner:
             # Local commits wake us at once; those of other processes are polled for.
             slice_ = min(remaining, self._config.poll_interval, WAIT_POLL)
             try:
-                await asyncio.wait_for(signal.wait(), slice_)
+                async with asyncio.timeout(slice_):  # not wait_for: see ProjectionWorker._idle
+                    await signal.wait()
                 timed_out = False
             except TimeoutError:
                 timed_out = True

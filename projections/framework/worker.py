@@ -253,8 +253,12 @@ class ProjectionWorker:
                 log.exception("projection %s: publishing failed", self.name)
 
     async def _idle(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+        # arrives as the wake-up completes (the runner stopping just as the tail poll or a
+        # notify() wakes us), and the worker then idled a whole poll_interval before stopping.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self.wake.wait()
         self.wake.clear()
 
     # ----------------------------------------------------------- pause, resume, skip

@@ -160,3 +160,19 @@ async def test_events_appended_while_a_short_batch_is_processed_are_folded_at_on
         assert await runner.wait_until(max(appended[-1], position), timeout=5)
         assert time.monotonic() - started < 2.0
     assert await read_view(mongo_db) == await expected(store)
+
+
+async def test_stop_is_prompt_when_a_wake_up_lands_with_it(
+    mongo_db: Any, store: MongoEventStore
+) -> None:
+    """A wake-up (notify, the tail poll) completing in the same loop turn as the runner's
+    stop: ``asyncio.wait_for`` on Python 3.11 returned the wake-up and dropped the
+    cancellation, so the worker idled a whole poll_interval (30 s here) before stopping."""
+    runner = ProjectionRunner(mongo_db, store, [Toy], config=CONFIG)
+    await runner.start()
+    assert await runner.wait_until(0, timeout=5)
+    await asyncio.sleep(0.3)  # the worker is idle, waiting for a wake-up
+    runner.notify()
+    started = time.monotonic()
+    await asyncio.wait_for(runner.stop(), 10)
+    assert time.monotonic() - started < 2.0
