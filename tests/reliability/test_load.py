@@ -13,7 +13,7 @@ errored; no unbounded RSS growth (the last third of the run's samples within 15 
 of the first third's). Push latency and the rest are printed and written to
 ``PULSE_LOAD_REPORT`` (JSON) when set; docs/RELIABILITY.md's load row comes from them.
 
-* default (CI): 100 subscribers over a 100-user org, 20 webhooks/s for 5 s (~40 s in all;
+* default (CI): 100 subscribers over a 100-user org, 20 webhooks/s for 5 s (30-50 s in all;
   the server drains ~6-10 webhooks/s on the shared 2-core box, see docs/RELIABILITY.md);
 * ``PULSE_LONG=1``: 1,000 subscribers over a 1,000-user org, 200 webhooks/s for 60 s.
 """
