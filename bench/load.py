@@ -64,6 +64,7 @@ TYPE_RE = re.compile(r'"type":\s*"(\w+)"')
 AS_OF_RE = re.compile(r'"asOf":\s*(\d+)')
 TICKS = os.sysconf("SC_CLK_TCK")
 Positions = dict[int, tuple[int, float | None]]
+Wanted = list[tuple[int, float, float]]  # (event position, 202 received, POST sent) per change
 
 
 # ---------------------------------------------------------------------------- settings
@@ -557,7 +558,7 @@ async def run_load(target: Target, odoo: Odoo, org: Org, cfg: LoadConfig) -> Loa
             )
         known = max((p for p, _ in positions.values()), default=0)
         report.processed_per_second = len(positions) / max(processed_at - load_start, 1e-9)
-        wanted: dict[Subscriber, list[tuple[int, float, float]]] = {s: [] for s in subs}
+        wanted: dict[Subscriber, Wanted] = {s: [] for s in subs}
         by_viewer: dict[str, list[Subscriber]] = {}
         for s in subs:
             by_viewer.setdefault(s.viewer, []).append(s)
@@ -597,31 +598,7 @@ async def run_load(target: Target, odoo: Odoo, org: Org, cfg: LoadConfig) -> Loa
 
         # Check and time every expected push.
         for s, want in wanted.items():
-            report.expected_pushes += len(want)
-            for pos, accepted_at, sent_at in want:
-                k = bisect.bisect_left(s.as_of, pos)
-                if k >= len(s.as_of):
-                    report.missing_pushes += 1
-                    continue
-                latency = (s.times[k] - accepted_at) * 1000
-                if latency < 0:
-                    report.early_pushes += 1
-                report.latencies_ms.append(max(latency, 0.0))
-                report.from_send_ms.append((s.times[k] - sent_at) * 1000)
-            # Every push after the first must be explained by a change this viewer sees.
-            explained = sorted(w[0] for w in want)
-            for k in range(1, len(s.as_of)):
-                lo, hi = s.as_of[k - 1], s.as_of[k]
-                j = bisect.bisect_right(explained, lo)
-                if hi > known and not complete:
-                    break  # a push for a webhook processed after we looked: not judged
-                if hi <= lo or j >= len(explained) or explained[j] > hi:
-                    report.unexpected_pushes += 1
-            report.pushes += len(s.times)
-            report.push_bytes += s.bytes
-            if s.closed is not None:
-                report.ws_closes.append(f"{s.viewer}: {s.closed}")
-            report.ws_errors += [f"{s.viewer}: {e}" for e in s.errors]
+            judge(report, s, want, known, complete)
 
         window = sampler.between(load_start, load_end)
         third = max(len(window) // 3, 1)
@@ -639,6 +616,38 @@ async def run_load(target: Target, odoo: Odoo, org: Org, cfg: LoadConfig) -> Loa
         await sampler.stop()
         report.load_after = load_average()
     return report
+
+
+def judge(report: LoadReport, s: Subscriber, want: Wanted, known: int, complete: bool) -> None:
+    """Add one subscriber's pushes to ``report``: each expected change must be reflected by
+    a push (the first whose ``asOf`` reaches its position; coalescing is fine), timed from
+    the 202; every push after the first must be explained by an expected change in
+    ``(previous asOf, its asOf]``. Pushes beyond ``known`` are not judged when the run did
+    not see every webhook processed (``complete`` false)."""
+    report.expected_pushes += len(want)
+    for pos, accepted_at, sent_at in want:
+        k = bisect.bisect_left(s.as_of, pos)
+        if k >= len(s.as_of):
+            report.missing_pushes += 1
+            continue
+        latency = (s.times[k] - accepted_at) * 1000
+        if latency < 0:
+            report.early_pushes += 1
+        report.latencies_ms.append(max(latency, 0.0))
+        report.from_send_ms.append((s.times[k] - sent_at) * 1000)
+    explained = sorted(w[0] for w in want)
+    for k in range(1, len(s.as_of)):
+        lo, hi = s.as_of[k - 1], s.as_of[k]
+        if hi > known and not complete:
+            break  # a push for a webhook processed after we looked: not judged
+        j = bisect.bisect_right(explained, lo)
+        if hi <= lo or j >= len(explained) or explained[j] > hi:
+            report.unexpected_pushes += 1
+    report.pushes += len(s.times)
+    report.push_bytes += s.bytes
+    if s.closed is not None:
+        report.ws_closes.append(f"{s.viewer}: {s.closed}")
+    report.ws_errors += [f"{s.viewer}: {e}" for e in s.errors]
 
 
 def _mean(values: list[float]) -> float:
