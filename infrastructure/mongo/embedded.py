@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -137,9 +138,14 @@ class EmbeddedStore:
             if running is not None:
                 self.url = url_for(running.port)
                 return self.url
-            port = self._last_port()  # the clients already connected know this one
+            # The clients already connected know this port. Ours first: store.json is gone
+            # after a first failed attempt (cleaned as stale), the port we serve is not.
+            port = self._port_of(self.url) or self._last_port()
             self._clean_stale()
-            self.url = self._spawn(port=port)
+            # Only that port: on another one the store would be up but every connected
+            # client would keep calling the old address (unready for good). If the port is
+            # taken, this attempt fails and the supervisor tries again.
+            self.url = self._spawn(port=port, only_that_port=port is not None)
             return self.url
 
     def process_alive(self) -> bool:
@@ -184,6 +190,13 @@ class EmbeddedStore:
             return None
         return info
 
+    @staticmethod
+    def _port_of(url: str | None) -> int | None:
+        if url is None:
+            return None
+        port = urlsplit(url).port
+        return int(port) if port else None
+
     def _last_port(self) -> int | None:
         info = self._read_info()
         return info.port if info else None
@@ -207,9 +220,9 @@ class EmbeddedStore:
         for path in (self.info_file, self.pid_file):
             path.unlink(missing_ok=True)
 
-    def _spawn(self, port: int | None = None) -> str:
+    def _spawn(self, port: int | None = None, *, only_that_port: bool = False) -> str:
         last_error = ""
-        for attempt in range(3):
+        for attempt in range(1 if only_that_port else 3):
             chosen = port if (port is not None and attempt == 0) else free_port()
             self.store_dir.mkdir(exist_ok=True)
             args = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,23 @@ from tests.conftest import ROOT
 from tests.integration.test_embedded_store import store_processes, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+
+
+def hold_port(port: int) -> socket.socket:
+    """Listen on ``port`` as soon as the killed store's socket is gone."""
+    deadline = time.monotonic() + 10
+    while True:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1)
+            return sock
+        except OSError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def test_the_store_is_restarted_after_a_kill_and_readiness_follows(tmp_path: Path) -> None:
@@ -46,15 +64,17 @@ def test_the_store_is_restarted_after_a_kill_and_readiness_follows(tmp_path: Pat
         assert wait_until(lambda: ready() == 200, timeout=30)
         before = json.loads((tmp_path / "store.json").read_text())
         os.kill(before["pid"], signal.SIGKILL)
-        seen: list[int] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            seen.append(ready())
-            if 503 in seen and seen[-1] == 200:
-                break
-            time.sleep(0.05)
-        assert 503 in seen, f"readiness never reported the store down: {seen[-5:]}"
-        assert seen[-1] == 200, f"the store did not come back: {seen[-5:]}"
+        # Pulse restarts the store within about a second, on the same port: on a loaded
+        # machine every probe could miss that window. Holding the port keeps the store down
+        # (each restart attempt fails and is retried) until the test has seen /readyz say so.
+        blocker = hold_port(before["port"])
+        try:
+            assert wait_until(lambda: ready() == 503, timeout=30), "readiness never said down"
+            down = httpx.get(f"{base}/readyz", timeout=15).json()
+            assert down["store"] == "unreachable" and down["status"] == "unavailable"
+        finally:
+            blocker.close()
+        assert wait_until(lambda: ready() == 200, timeout=60), "the store did not come back"
         info = tmp_path / "store.json"
 
         def restarted() -> bool:
