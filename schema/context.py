@@ -78,6 +78,16 @@ class Commands(Protocol):
         ...
 
 
+class Inbox(Protocol):
+    """A subscriber's queue of payloads (``infrastructure.broadcast.Subscription``)."""
+
+    def __aiter__(self) -> AsyncIterator[Mapping[str, Any]]: ...
+
+    def drain(self) -> int:
+        """Discard what is queued now; return how many were discarded."""
+        ...
+
+
 class Notifications(Protocol):
     """Broadcast channels (``infrastructure.broadcast.ChannelHub``).
 
@@ -85,9 +95,7 @@ class Notifications(Protocol):
     missed; the iterator yields published payloads and the hub's resync markers.
     """
 
-    def subscribe(
-        self, channel: str
-    ) -> AbstractAsyncContextManager[AsyncIterator[Mapping[str, Any]]]: ...
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[Inbox]: ...
 
 
 @dataclass

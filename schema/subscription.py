@@ -74,6 +74,10 @@ class Subscription:
             sent = fingerprint(caller, doc)
             yield dashboard_view(caller, doc)
             async for _message in inbox:  # a notification or a resync marker: re-read
+                # Every message on this channel means "re-read", and the read below sees
+                # all that the queued ones announce: a burst costs one read and one render
+                # (under load a dashboard fell minutes behind rendering each notification).
+                inbox.drain()
                 caller = await ctx.session.caller()
                 doc = await load_dashboard(ctx, caller)
                 current = fingerprint(caller, doc)

@@ -48,6 +48,13 @@ class Subscription:
         self._items.append(message)
         self._wakeup.set()
 
+    def drain(self) -> int:
+        """Discard what is queued and return how many: a consumer that re-reads the current
+        state anyway answers a backlog of notifications with one read, not one each."""
+        count = len(self._items)
+        self._items.clear()
+        return count
+
     def close(self) -> None:
         """End the iteration now; queued messages are discarded (the consumer is leaving)."""
         self._closed = True

@@ -217,3 +217,21 @@ def assert_nothing_left(hub: ChannelHub, channel: str) -> None:
     assert channel not in hub._channels
     assert not hub._tasks, hub._tasks
     assert not hub._tails
+
+
+async def test_drain_discards_the_backlog_and_later_messages_still_arrive(
+    make_hub: HubFactory, channel: str
+) -> None:
+    hub = await make_hub()
+    async with hub.subscribe(channel) as messages:
+        for position in range(5):
+            assert await hub.publish(channel, {"position": position})
+
+        async def all_queued() -> bool:
+            return messages.pending() == 5
+
+        await eventually(all_queued)
+        assert await next_message(messages) == {"position": 0}
+        assert messages.drain() == 4 and messages.pending() == 0
+        await hub.publish(channel, {"position": 5})
+        assert await next_message(messages) == {"position": 5}
