@@ -20,7 +20,13 @@ import strawberry
 from projections.read_models import ADMIN_DASHBOARD_ID, dashboard_channel, opportunity_channel
 from schema import described
 from schema.context import Context
-from schema.readers.dashboards import dashboard_view, fingerprint, load_dashboard
+from schema.pacing import PushPacer
+from schema.readers.dashboards import (
+    dashboard_doc,
+    dashboard_view,
+    fingerprint,
+    stored_dashboard,
+)
 from schema.readers.opportunities import find_opportunity_row, visible_opportunity
 from schema.session import Caller
 from schema.types.dashboard import Dashboard
@@ -67,24 +73,28 @@ class Subscription:
     async def dashboard_updated(self, info: Info) -> AsyncGenerator[Dashboard, None]:
         ctx = info.context
         caller = await ctx.session.caller()
+        pacer = PushPacer()
         # Subscribe first, read second: a change landing in between is then both in the
         # state we read and in a notification, never in neither (pub/sub does not replay).
         async with ctx.notifications.subscribe(dashboard_channel(channel_owner(caller))) as inbox:
-            doc = await load_dashboard(ctx, caller)
-            sent = fingerprint(caller, doc)
-            yield dashboard_view(caller, doc)
+            raw = await stored_dashboard(ctx, caller)
+            sent = fingerprint(caller, raw)
+            with pacer.pushing():
+                yield dashboard_view(caller, dashboard_doc(caller, raw))
             async for _message in inbox:  # a notification or a resync marker: re-read
+                await pacer.wait_turn()
                 # Every message on this channel means "re-read", and the read below sees
                 # all that the queued ones announce: a burst costs one read and one render
                 # (under load a dashboard fell minutes behind rendering each notification).
                 inbox.drain()
                 caller = await ctx.session.caller()
-                doc = await load_dashboard(ctx, caller)
-                current = fingerprint(caller, doc)
+                raw = await stored_dashboard(ctx, caller)
+                current = fingerprint(caller, raw)
                 if current == sent:
                     continue
                 sent = current
-                yield dashboard_view(caller, doc)
+                with pacer.pushing():
+                    yield dashboard_view(caller, dashboard_doc(caller, raw))
 
     @described.subscription("Changes to opportunities visible to the viewer.")
     async def opportunity_changed(self, info: Info) -> AsyncGenerator[OpportunityChange, None]:

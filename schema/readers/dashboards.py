@@ -6,13 +6,14 @@ no path can hand one viewer another viewer's values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from projections.read_models import ADMIN_DASHBOARD_ID, DASHBOARDS, DashboardDoc, MetricsDoc
 from schema.context import Context
 from schema.session import Caller
-from schema.types.dashboard import Dashboard, Metrics, SalespersonMetrics, StageMetrics
+from schema.types.dashboard import Dashboard, Metrics, StageMetrics
 from schema.types.enums import DashboardScope
 from schema.types.opportunities import Stage, money
 
@@ -26,10 +27,17 @@ def dashboard_id(caller: Caller) -> str:
     return caller.viewer.user_id
 
 
-async def load_dashboard(ctx: Context, caller: Caller) -> DashboardDoc:
-    """The stored document, or an empty one (asOf 0) before the projection wrote any."""
+async def stored_dashboard(ctx: Context, caller: Caller) -> Mapping[str, Any] | None:
+    """The stored document as read, None before the projection wrote one. Validated only
+    when it is shown (``dashboard_doc``): a subscription compares raw values first, and
+    most notifications leave a given viewer's values unchanged."""
     collection = await ctx.read_models.collection(DASHBOARDS)
-    raw = await collection.find_one({"_id": dashboard_id(caller)})
+    found: Mapping[str, Any] | None = await collection.find_one({"_id": dashboard_id(caller)})
+    return found
+
+
+def dashboard_doc(caller: Caller, raw: Mapping[str, Any] | None) -> DashboardDoc:
+    """The document, or an empty one (asOf 0) before the projection wrote any."""
     if raw is None:
         return DashboardDoc(
             id=dashboard_id(caller), scope=caller.scope, metrics=MetricsDoc(), as_of=0,
@@ -38,24 +46,36 @@ async def load_dashboard(ctx: Context, caller: Caller) -> DashboardDoc:
     return DashboardDoc.model_validate(raw)
 
 
-def fingerprint(caller: Caller, doc: DashboardDoc) -> dict[str, Any]:
-    """What a push is compared on: every value the viewer sees, but not ``updatedAt`` nor
-    ``asOf`` (a projection may rewrite a document at a new position with equal values)."""
-    view = doc.model_dump(mode="json", exclude={"updated_at", "as_of"})
-    view["scope"] = scope_of(caller, doc).value
-    return view
+async def load_dashboard(ctx: Context, caller: Caller) -> DashboardDoc:
+    return dashboard_doc(caller, await stored_dashboard(ctx, caller))
 
 
-def scope_of(caller: Caller, doc: DashboardDoc) -> DashboardScope:
+#: Not values: written at every flush that touches the document (``_pos``), or changing
+#: with the position even when no value does.
+NOT_COMPARED = frozenset({"updated_at", "as_of"})
+
+
+def fingerprint(caller: Caller, raw: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """What a push is compared on: every stored value the viewer sees and the scope shown,
+    but not ``updatedAt`` nor ``asOf`` (a projection may rewrite a document at a new
+    position with equal values). Compared as stored, without validating: for a CEO's or an
+    admin's thousand team rows a model dump per notification cost more than the read."""
+    if raw is None:
+        return scope_of(caller, None).value, {}
+    values = {k: v for k, v in raw.items() if k not in NOT_COMPARED and not k.startswith("_")}
+    return scope_of(caller, raw.get("scope")).value, values
+
+
+def scope_of(caller: Caller, stored_scope: object) -> DashboardScope:
     if caller.is_admin:
         return DashboardScope.ALL
-    if doc.scope in ("OWN", "TEAM"):
-        return DashboardScope(doc.scope)
+    if stored_scope in ("OWN", "TEAM"):
+        return DashboardScope(stored_scope)
     return DashboardScope(caller.scope)
 
 
 def dashboard_view(caller: Caller, doc: DashboardDoc) -> Dashboard:
-    scope = scope_of(caller, doc)
+    scope = scope_of(caller, doc.scope)
     team = [] if scope is DashboardScope.OWN else doc.team
     if not caller.is_admin:
         # The document is the caller's own; this only guards against a stale row.
@@ -67,12 +87,7 @@ def dashboard_view(caller: Caller, doc: DashboardDoc) -> Dashboard:
             StageMetrics(stage=Stage.from_doc(row.stage), count=row.count, value=money(row.value))
             for row in doc.by_stage
         ],
-        team=[
-            SalespersonMetrics(
-                salesperson_id=row.salesperson_id, metrics=Metrics.from_doc(row.metrics)
-            )
-            for row in team
-        ],
+        team_rows=team,
         as_of=doc.as_of,
         updated_at=doc.updated_at,
     )

@@ -7,6 +7,8 @@ teams), so such a profile lists only the subordinates the caller may read themse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from projections.read_models import USER_PROFILES, OrgNodeDoc, PersonDoc
 from schema.context import Context
 from schema.types.people import OrgNode, UserProfile
@@ -23,9 +25,18 @@ async def readable_profile(ctx: Context, profile_id: str) -> UserProfile | None:
     return None if card is None else UserProfile.from_card(card)
 
 
-async def required_profile(ctx: Context, profile_id: str) -> UserProfile:
-    """For non-null profile fields (team rows): a placeholder when the document is missing."""
-    return await readable_profile(ctx, profile_id) or UserProfile.placeholder(profile_id)
+async def required_profiles(ctx: Context, profile_ids: Sequence[str]) -> list[UserProfile]:
+    """For non-null profile fields (a dashboard's team rows): each readable profile, or a
+    placeholder when the caller may not read it or its document is missing (the profile
+    projection lags the dashboard one). One read for all the rows (every user for a CEO or
+    an admin) instead of a DataLoader future per row."""
+    caller = await ctx.session.caller()
+    readable = [i for i in dict.fromkeys(profile_ids) if reads_profile(caller, i)]
+    cards = await ctx.loaders.card_map(readable)
+    return [
+        UserProfile.from_card(cards[i]) if i in cards else UserProfile.placeholder(i)
+        for i in profile_ids
+    ]
 
 
 async def viewer_profile(ctx: Context) -> UserProfile | None:

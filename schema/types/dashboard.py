@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
 
-from projections.read_models import MetricsDoc
+from projections.read_models import MetricsDoc, SalespersonMetricsDoc
 from schema.context import Context
-from schema.readers.profiles import required_profile, viewer_profile
+from schema.readers.profiles import required_profiles, viewer_profile
 from schema.types.enums import DashboardScope
 from schema.types.opportunities import Stage, money
 from schema.types.people import UserProfile
@@ -52,12 +53,19 @@ class StageMetrics:
 
 @strawberry.type
 class SalespersonMetrics:
-    salesperson_id: strawberry.Private[str]
     metrics: Metrics
+    salesperson: UserProfile
 
-    @strawberry.field
-    async def salesperson(self, info: strawberry.Info[Context]) -> UserProfile:
-        return await required_profile(info.context, self.salesperson_id)
+
+async def _team(root: Dashboard, info: strawberry.Info[Context]) -> list[SalespersonMetrics]:
+    # Plain fields below this one: a resolver per row (up to every user's row for a CEO or
+    # an admin) cost several times the rest of the dashboard.
+    rows = root.team_rows
+    people = await required_profiles(info.context, [row.salesperson_id for row in rows])
+    return [
+        SalespersonMetrics(metrics=Metrics.from_doc(row.metrics), salesperson=person)
+        for person, row in zip(people, rows, strict=True)
+    ]
 
 
 @strawberry.type
@@ -65,7 +73,8 @@ class Dashboard:
     scope: DashboardScope
     metrics: Metrics
     by_stage: list[StageMetrics]
-    team: list[SalespersonMetrics]
+    team: list[SalespersonMetrics] = strawberry.field(resolver=_team)
+    team_rows: strawberry.Private[Sequence[SalespersonMetricsDoc]]
     as_of: int = strawberry.field(description="The event-store position this reflects")
     updated_at: datetime
 

@@ -82,6 +82,28 @@ async def test_dashboard_sends_the_current_value_then_each_change(live: Live) ->
     await set_dashboard(live, "ana", 6000.0, as_of=10)
 
 
+async def test_a_burst_of_changes_is_coalesced_and_ends_on_the_last_value(live: Live) -> None:
+    """Twenty changes announced back to back: fewer pushes than changes (a push is paced by
+    its cost and what arrives meanwhile is answered by one re-read), each push newer than
+    the one before, and the last one carries the final values."""
+    cleo = live.world["cleo"].id
+    channel = dashboard_channel(cleo)
+    async with subscription(live.ws_url, live.token_of("cleo"), DASHBOARD) as feed:
+        assert (await feed.next())["dashboardUpdated"]["asOf"] < 100
+        await live.wait_for_subscribers(channel)
+        for step in range(1, 21):
+            await set_dashboard(live, "cleo", 1000.0 + step, as_of=100 + step)
+            await live.hub.publish(channel, {"position": 100 + step})
+        pushed = [(await feed.next())["dashboardUpdated"]]
+        while pushed[-1]["asOf"] != 120:
+            pushed.append((await feed.next())["dashboardUpdated"])
+        await feed.nothing_for()
+        assert pushed[-1]["metrics"]["pipelineValue"] == 1020.0
+        assert [p["asOf"] for p in pushed] == sorted({p["asOf"] for p in pushed})
+        assert len(pushed) < 20, f"{len(pushed)} pushes for 20 changes: not coalesced"
+    await set_dashboard(live, "cleo", 123456.0, as_of=10)
+
+
 async def test_admins_follow_the_shared_dashboard(live: Live) -> None:
     channel = dashboard_channel(ADMIN_DASHBOARD_ID)
     async with subscription(live.ws_url, live.token(ADMIN_BY_ROLE, admin=True), DASHBOARD) as feed:

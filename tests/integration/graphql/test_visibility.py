@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from domain.events import NewEvent, StreamRef
+from projections.read_models import ADMIN_DASHBOARD_ID, DASHBOARDS, USER_PROFILES
+from schema.loaders import MAX_IDS_PER_FIND
 from tests.integration.graphql.conftest import Live
-from tests.integration.graphql.world import ADMIN_BY_ROLE
+from tests.integration.graphql.world import ADMIN_BY_ROLE, profile_doc
 
 ORDERS = ["UPDATED_DESC", "REVENUE_DESC", "DEADLINE_ASC", "NAME_ASC"]
 NON_ADMINS = ["ana", "ben", "maya", "max", "cleo"]
@@ -217,3 +219,41 @@ async def test_a_viewer_without_a_dashboard_yet_gets_an_empty_one(live: Live) ->
     assert data["byStage"] == [] and data["team"] == []
     max_data = (await live.data(DASHBOARD, token=live.token_of("max")))["dashboard"]
     assert (max_data["scope"], max_data["asOf"]) == ("TEAM", 0)
+
+
+async def test_team_rows_name_each_salesperson_even_past_one_read_and_without_a_profile(
+    live: Live,
+) -> None:
+    """The team's profiles are read in bounded batches (``MAX_IDS_PER_FIND`` ids a query);
+    a row whose profile document is missing (the profile projection lags) still shows its
+    id, with empty fields, instead of failing the dashboard."""
+    dashboards = await live.collection(DASHBOARDS)
+    profiles = await live.collection(USER_PROFILES)
+    original = await dashboards.find_one({"_id": ADMIN_DASHBOARD_ID})
+    assert original is not None
+    extra = [f"bulk-{i:04d}" for i in range(MAX_IDS_PER_FIND + 20)]
+    row = original["team"][0]
+    await profiles.insert_many(
+        [
+            {
+                **profile_doc(live.world, "ana"),
+                "_id": key,
+                "name": f"Bulk {key}",
+                "email": f"{key}@x",
+            }
+            for key in extra[:-1]
+        ]
+    )
+    try:
+        team = [*original["team"], *({**row, "salesperson_id": key} for key in extra)]
+        await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, {**original, "team": team})
+        admin = live.token(ADMIN_BY_ROLE, admin=True)
+        data = (await live.data(DASHBOARD, token=admin))["dashboard"]
+        shown = [(r["salesperson"]["id"], r["salesperson"]["name"]) for r in data["team"]]
+        named = [
+            (live.world[k].id, live.world[k].name) for k in ["maya", "ana", "ben", "max", "cleo"]
+        ]
+        assert shown == [*named, *((k, f"Bulk {k}") for k in extra[:-1]), (extra[-1], "")]
+    finally:
+        await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, original)
+        await profiles.delete_many({"_id": {"$in": extra}})
