@@ -199,9 +199,17 @@ class Ingestor:
         source: str,
         correlation_id: str | None = None,
         won_stage_ids: set[int] | None = None,
+        correlation_ids: Mapping[int, str] | None = None,
+        by_record: dict[int, IngestStats] | None = None,
     ) -> IngestStats:
         """Normalize and ingest raw rows of one model (one page of a sync, a webhook re-read,
-        an import batch). Malformed rows are counted and reported, never raised."""
+        an import batch). Malformed rows are counted and reported, never raised.
+
+        ``correlation_ids`` (odoo id -> correlation id) overrides ``correlation_id`` for the
+        events of the records it names (a batch of webhooks: each record's events carry a
+        delivery that named it). ``by_record``, when given, is filled with each record's own
+        counts (by odoo id) besides the returned totals; opt-in, so a large sync does not
+        pay for it."""
         model = canonical_model(model)
         stats = IngestStats(fetched=len(rows))
         candidates: dict[int, _Candidate] = {}
@@ -209,17 +217,33 @@ class Ingestor:
             try:
                 record = normalize(model, row)
             except RecordRejected as err:
+                rejection = Rejection(model, _raw_id(row), err.reason)
                 stats.rejected += 1
-                stats.rejections.append(Rejection(model, _raw_id(row), err.reason))
+                stats.rejections.append(rejection)
+                raw_id = rejection.odoo_id
+                if by_record is not None and type(raw_id) is int:  # else no record to tell
+                    own = by_record.setdefault(raw_id, IngestStats())
+                    own.fetched += 1
+                    own.rejected += 1
+                    own.rejections.append(rejection)
                 continue
             odoo_id = int(record.to_dict()["odoo_id"])
+            if by_record is not None:
+                by_record.setdefault(odoo_id, IngestStats()).fetched += 1
             write_date = row.get("write_date") if isinstance(row.get("write_date"), str) else None
             # The same id twice in one batch (offset paging while data moves): the last wins.
             candidates[odoo_id] = _Candidate(odoo_id, record, record_hash(record), row, write_date)
         if model == "crm.lead" and won_stage_ids is None:
             won_stage_ids = await self.won_stage_ids()
         await self._apply(
-            model, list(candidates.values()), stats, source, correlation_id, won_stage_ids
+            model,
+            list(candidates.values()),
+            stats,
+            source,
+            correlation_id,
+            won_stage_ids,
+            correlation_ids=correlation_ids,
+            by_record=by_record,
         )
         return stats
 
@@ -238,17 +262,43 @@ class Ingestor:
         self, model: str, odoo_id: int, *, source: str, correlation_id: str | None = None
     ) -> IngestStats:
         """A record Odoo no longer returns (webhook re-read found nothing): deleted."""
+        return await self.ingest_missing_many(
+            model, [odoo_id], source=source, correlation_id=correlation_id
+        )
+
+    async def ingest_missing_many(
+        self,
+        model: str,
+        odoo_ids: Sequence[int],
+        *,
+        source: str,
+        correlation_id: str | None = None,
+        correlation_ids: Mapping[int, str] | None = None,
+        by_record: dict[int, IngestStats] | None = None,
+    ) -> IngestStats:
+        """Records Odoo no longer returns (a webhook re-read found nothing): each one known
+        and live is deleted; one never seen or already deleted changes nothing.
+        ``correlation_ids`` and ``by_record`` as in :meth:`ingest_rows`."""
         model = canonical_model(model)
         stats = IngestStats()
-        if odoo_id in await self._snapshots.live_ids(model):
-            await self._apply(
-                model,
-                [_Candidate(odoo_id, None, DELETED_HASH, None, None)],
-                stats,
-                source,
-                correlation_id,
-                None,
-            )
+        if not odoo_ids:
+            return stats
+        # Only these records' snapshots are read (not every live id of the model), and the
+        # same answer serves the first round of _apply.
+        known = await self._snapshots.latest(model, sorted(set(odoo_ids)))
+        live = {i: snap for i, snap in known.items() if not snap.deleted}
+        candidates = [_Candidate(i, None, DELETED_HASH, None, None) for i in sorted(live)]
+        await self._apply(
+            model,
+            candidates,
+            stats,
+            source,
+            correlation_id,
+            None,
+            correlation_ids=correlation_ids,
+            by_record=by_record,
+            known=live,
+        )
         return stats
 
     async def _apply(
@@ -259,11 +309,20 @@ class Ingestor:
         source: str,
         correlation_id: str | None,
         won_stage_ids: set[int] | None,
+        *,
+        correlation_ids: Mapping[int, str] | None = None,
+        by_record: dict[int, IngestStats] | None = None,
+        known: dict[int, Snapshot] | None = None,
     ) -> None:
+        """``known``: the candidates' latest snapshots, already read by the caller (used for
+        the first round only; a retry re-reads)."""
         for _ in range(MAX_RETRIES):
             if not candidates:
                 return
-            latest = await self._snapshots.latest(model, [c.odoo_id for c in candidates])
+            if known is not None:
+                latest, known = known, None
+            else:
+                latest = await self._snapshots.latest(model, [c.odoo_id for c in candidates])
             requests: list[AppendRequest] = []
             planned: list[tuple[_Candidate, Snapshot | None]] = []
             now = self._clock.now()
@@ -272,7 +331,8 @@ class Ingestor:
             for cand in candidates:
                 prev = latest.get(cand.odoo_id)
                 if prev is not None and prev.content_hash == cand.content_hash:
-                    stats.unchanged += 1
+                    for target in _targets(stats, by_record, cand.odoo_id):
+                        target.unchanged += 1
                     continue
                 if prev is None and cand.record is None:
                     continue
@@ -282,7 +342,11 @@ class Ingestor:
                     previous_record,
                     cand.record,
                     source=source,
-                    correlation_id=correlation_id,
+                    correlation_id=(
+                        correlation_ids.get(cand.odoo_id, correlation_id)
+                        if correlation_ids is not None
+                        else correlation_id
+                    ),
                     occurred_at=now,
                     won_stage_ids=won_stage_ids,
                 )
@@ -321,10 +385,11 @@ class Ingestor:
                             model, cand.odoo_id, cand.content_hash, dict(cand.raw), now, source
                         )
                     )
-                if not outcome.duplicate:
-                    stats.events_appended += len(request.events)
-                    stats.last_position = max(stats.last_position, outcome.last_position)
-                self._count(stats, prev, cand, request)
+                for target in _targets(stats, by_record, cand.odoo_id):
+                    if not outcome.duplicate:
+                        target.events_appended += len(request.events)
+                        target.last_position = max(target.last_position, outcome.last_position)
+                    self._count(target, prev, cand, request)
             fresh = frozenset((model, c.odoo_id) for c in candidates if c.odoo_id not in latest)
             await self._snapshots.save(snapshots, raws, fresh)
             candidates = retry
@@ -349,6 +414,15 @@ class Ingestor:
             stats.updated += 1
         if any(e.type in ARCHIVING_EVENTS for e in request.events):
             stats.archived += 1
+
+
+def _targets(
+    stats: IngestStats, by_record: dict[int, IngestStats] | None, odoo_id: int
+) -> tuple[IngestStats, ...]:
+    """The totals, and the record's own counts when the caller asked for them."""
+    if by_record is None:
+        return (stats,)
+    return (stats, by_record.setdefault(odoo_id, IngestStats()))
 
 
 def _raw_id(row: object) -> object:
