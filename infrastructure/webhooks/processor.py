@@ -2,21 +2,29 @@
 batches.
 
 Why batches: each delivery alone cost ~10 store round trips (claim, the won stages, the
-snapshot lookup, the append, the snapshot write, done), and on the embedded store every
-command costs store CPU whatever it carries, so a burst was drained at ~16/s with the store
-busy. A batch of up to ``batch_size`` due deliveries is claimed in three commands, read from
-Odoo with one ``read`` per model, ingested with one lookup, one append and one snapshot
-write per model, and marked done with one bulk write: about the round trips of one delivery.
+snapshot lookup, the append, the snapshot write, done; 13 for a changed record), and on the
+embedded store every command costs store CPU whatever it carries, so a burst was drained at
+~16/s with the store busy. A batch of up to ``batch_size`` due deliveries is claimed in
+three commands, read from Odoo with one ``read`` per model, ingested with one lookup, one
+append and one snapshot write per model, and marked done with one bulk write: about the
+round trips of one delivery.
 
 If Odoo is unreachable the model's deliveries go back to the inbox with a growing delay
 (capped), so nothing accepted is ever dropped; the next attempt happens when it is due or
 when the app wakes the drainer. A delivery is marked done only with the result of its own
 record's ingestion.
 
+Measured (a backlog of 3,000 deliveries naming 1,500 changed deals twice each, the built-in
+Odoo, the embedded store): one at a time, 8.5 store commands and 19 ms of store CPU per
+delivery, 48/s; in batches of 64, 0.13 commands and 0.8 ms, ~950/s. Batches of 128 drained
+~30% faster still, but each batch takes twice as long and a failed ingestion re-reads twice
+as many records one at a time; 64 is already several times the rate the server accepts
+webhooks at.
+
 Up to ``concurrency`` batches are in flight at once (each mostly waits on Odoo and the
-store). Order does not matter (each delivery re-reads the record's current state) and the
-same record in two batches at once is safe: ingestion appends with an expected version, and
-the loser re-evaluates.
+store; 2 drained ~30% faster than 1, 4 no faster than 2). Order does not matter (each
+delivery re-reads the record's current state) and the same record in two batches at once is
+safe: ingestion appends with an expected version, and the loser re-evaluates.
 """
 
 from __future__ import annotations
