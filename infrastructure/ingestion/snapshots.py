@@ -82,6 +82,15 @@ def _version_doc(
     }
 
 
+def _live(model: str) -> dict[str, Any]:
+    """The filter of a model's live records. ``$eq``, not a plain value: nx-27017 turns a
+    plain equality into SQL that also matches arrays, which the ``model_live_id`` index
+    cannot answer, so every snapshot was scanned (~28 ms for the 6 stages among 20,000
+    deals, once per webhook batch for the won stages); with ``$eq`` the index answers
+    (~0.4 ms). Real MongoDB reads both the same."""
+    return {"model": {"$eq": model}, "live": {"$eq": True}}
+
+
 class MongoSnapshotStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._latest = db[LATEST]
@@ -111,11 +120,11 @@ class MongoSnapshotStore:
         return found
 
     async def live_ids(self, model: str) -> set[int]:
-        cursor = self._latest.find({"model": model, "live": True}, {"odoo_id": 1})
+        cursor = self._latest.find(_live(model), {"odoo_id": 1})
         return {int(doc["odoo_id"]) async for doc in cursor}
 
     async def all_live(self, model: str) -> list[Snapshot]:
-        cursor = self._latest.find({"model": model, "live": True})
+        cursor = self._latest.find(_live(model))
         return [_from_doc(d) async for d in cursor]
 
     async def save(
