@@ -14,6 +14,7 @@ from strawberry.types.execution import ExecutionContext
 
 from schema.auth_gate import auth_gate
 from schema.error_codes import ErrorCodes, is_unexpected, root_cause
+from schema.executor import PulseExecutor
 from schema.limits import MAX_ALIASES, MAX_COST, MAX_DEPTH, MAX_SELECTIONS, limit_extensions
 from schema.mutation import Mutation
 from schema.query import Query
@@ -62,5 +63,6 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=PulseExecutor,
         **extra,
     )
