@@ -34,6 +34,7 @@ from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -59,6 +60,7 @@ from domain.event_store import EventStore
 from domain.sync import SyncMode, SyncOdoo, SyncRun, SyncStatus
 from infrastructure.auth import AuthError, TokenVerifier, is_admin, parse_authorization_header
 from infrastructure.bootstrap import Container, OdooNotConfigured
+from infrastructure.broadcast.messages import BroadcastUnavailable
 from infrastructure.settings import Settings
 from infrastructure.web import WebAssets, graphiql_page
 from projections.catalog import PROJECTIONS
@@ -70,6 +72,11 @@ from schema.errors import BadUserInput, Forbidden, Unauthenticated, Unavailable
 from schema.loaders import Loaders
 from schema.read_store import CollectionResolver, ReadModels
 from schema.session import Identity, Session
+
+#: What a request or subscription may fail on while a service is down, and its name in the
+#: error message (INTERNAL, "Temporarily unavailable: the database cannot be reached; ...").
+#: ConnectionFailure covers AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError.
+OUTAGES = {ConnectionFailure: "the database", BroadcastUnavailable: "live updates (Redis)"}
 
 log = logging.getLogger("pulse.graphql")
 
@@ -350,7 +357,7 @@ class PulseGraphQL(GraphQL[Context, None]):
         web_assets: WebAssets | None = None,
     ) -> None:
         super().__init__(
-            build_schema(public_introspection=graphiql),
+            build_schema(public_introspection=graphiql, outages=OUTAGES),
             graphql_ide="graphiql" if graphiql else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),

@@ -19,6 +19,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
+from schema.error_codes import NO_OUTAGES, Outages, outage_message
 from schema.errors import INTERNAL_MESSAGE, ApiError, Unavailable
 
 log = logging.getLogger("pulse.graphql")
@@ -40,13 +41,16 @@ def introspection_only(execution_context: ExecutionContext) -> bool:
 
 
 class AuthGate(SchemaExtension):
-    def __init__(self, *, public_introspection: bool = False) -> None:
+    def __init__(
+        self, *, public_introspection: bool = False, outages: Outages = NO_OUTAGES
+    ) -> None:
         self._public_introspection = public_introspection
+        self._outages = outages
 
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         if not (self._public_introspection and introspection_only(execution)):
-            refusal = await self._refusal(execution)
+            refusal = await self._refusal(execution, self._outages)
             if refusal is not None:
                 # A result set here replaces execution (Strawberry's short-circuit).
                 error = GraphQLError(refusal.message, original_error=refusal)
@@ -54,7 +58,7 @@ class AuthGate(SchemaExtension):
         yield
 
     @staticmethod
-    async def _refusal(execution: ExecutionContext) -> ApiError | None:
+    async def _refusal(execution: ExecutionContext, outages: Outages) -> ApiError | None:
         session = getattr(execution.context, "session", None)
         try:
             if session is None:
@@ -62,14 +66,20 @@ class AuthGate(SchemaExtension):
             await session.caller()
         except ApiError as refused:
             return refused
-        except Exception:
+        except Exception as exc:
+            what = next((w for kind, w in outages.items() if isinstance(exc, kind)), None)
+            if what is not None:
+                log.warning("graphql: could not establish the caller: %s is down", what)
+                return Unavailable(outage_message(what))
             log.exception("graphql: could not establish the caller")
             return Unavailable(INTERNAL_MESSAGE)
         return None
 
 
-def auth_gate(public_introspection: bool) -> Callable[[], SchemaExtension]:
+def auth_gate(
+    public_introspection: bool, outages: Outages = NO_OUTAGES
+) -> Callable[[], SchemaExtension]:
     def make() -> SchemaExtension:
-        return AuthGate(public_introspection=public_introspection)
+        return AuthGate(public_introspection=public_introspection, outages=outages)
 
     return make

@@ -13,7 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
 from schema.auth_gate import auth_gate
-from schema.error_codes import ErrorCodes, is_unexpected, root_cause
+from schema.error_codes import NO_OUTAGES, ErrorCodes, Outages, is_unexpected, outage_of, root_cause
 from schema.executor import PulseExecutor
 from schema.limits import MAX_ALIASES, MAX_COST, MAX_DEPTH, MAX_SELECTIONS, limit_extensions
 from schema.mutation import Mutation
@@ -26,13 +26,19 @@ log = logging.getLogger("pulse.graphql")
 
 
 class PulseSchema(strawberry.Schema):
+    outages: Outages = NO_OUTAGES
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Expected errors (bad input, access refused) are the client's business; only the
-        # unexpected ones are logged, with their traceback, before ErrorCodes masks them.
+        # Expected errors (bad input, access refused) are the client's business; an outage
+        # is one warning line; only the unexpected ones are logged with their traceback,
+        # before ErrorCodes masks them.
         for error in errors:
-            if is_unexpected(error):
+            what = outage_of(error, self.outages)
+            if what is not None:
+                log.warning("graphql: %s is down (%s)", what, type(root_cause(error)).__name__)
+            elif is_unexpected(error, self.outages):
                 cause = root_cause(error) or error
                 log.error(
                     "graphql: unexpected error at %s: %s",
@@ -49,15 +55,22 @@ def build_schema(
     max_aliases: int = MAX_ALIASES,
     max_selections: int = MAX_SELECTIONS,
     max_cost: int = MAX_COST,
+    outages: Outages = NO_OUTAGES,
 ) -> PulseSchema:
+    """``outages``: exception types meaning "a service is down" and what to call it (the
+    application's drivers; the schema knows none): INTERNAL with a message saying so."""
+
+    def error_codes() -> SchemaExtension:
+        return ErrorCodes(outages=outages)
+
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         QueryCache,
         *limit_extensions(max_depth, max_aliases, max_selections, max_cost),
-        auth_gate(public_introspection),
-        ErrorCodes,  # last: it sees every error the others produced
+        auth_gate(public_introspection, outages),
+        error_codes,  # last: it sees every error the others produced
     ]
     extra: dict[str, Any] = {}
-    return PulseSchema(
+    schema = PulseSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -66,3 +79,5 @@ def build_schema(
         execution_context_class=PulseExecutor,
         **extra,
     )
+    schema.outages = outages
+    return schema

@@ -3,8 +3,11 @@
 * ``ApiError`` raised anywhere (resolvers, the auth gate): its code and message.
 * Errors outside field execution that Python code did not raise (syntax, validation,
   variable coercion, depth/alias/cost limits): BAD_USER_INPUT, with graphql-core's message.
-* Anything else (a bug, the database down): INTERNAL with a generic message; the original
-  is logged server-side with its traceback (``PulseSchema.process_errors``).
+* An outage (an exception type the application names as "this service is down": the
+  database, Redis): INTERNAL with a message that says what is down and to retry, logged
+  as one warning line (no traceback: nothing is wrong with the code).
+* Anything else (a bug): INTERNAL with a generic message; the original is logged
+  server-side with its traceback (``PulseSchema.process_errors``).
 
 ``ensure_codes`` is the transport's last line: an error dict that still has no code (an
 exception the extension never saw) is replaced by a generic INTERNAL one.
@@ -13,7 +16,7 @@ exception the extension never saw) is replaced by a generic INTERNAL one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from graphql import GraphQLError
@@ -26,6 +29,26 @@ log = logging.getLogger("pulse.graphql")
 
 _INPUT_ERRORS = (GraphQLError, ValueError, TypeError)  # coercion of variables and literals
 
+#: Exception types that mean a service this process needs is down -> what to call it in the
+#: message ("the database"). Given by the application (the schema knows no drivers).
+Outages = Mapping[type[BaseException], str]
+NO_OUTAGES: Outages = {}
+
+
+def outage_message(what: str) -> str:
+    return f"Temporarily unavailable: {what} cannot be reached; retry shortly"
+
+
+def outage_of(error: GraphQLError, outages: Outages) -> str | None:
+    """What is down, when the error's cause is one of ``outages``."""
+    cause = root_cause(error)
+    if cause is None:
+        return None
+    for kind, what in outages.items():
+        if isinstance(cause, kind):
+            return what
+    return None
+
 
 def root_cause(error: GraphQLError) -> BaseException | None:
     cause = error.original_error
@@ -34,7 +57,7 @@ def root_cause(error: GraphQLError) -> BaseException | None:
     return cause
 
 
-def classify(error: GraphQLError) -> tuple[ErrorCode, str]:
+def classify(error: GraphQLError, outages: Outages = NO_OUTAGES) -> tuple[ErrorCode, str]:
     """The code and the client-safe message of one error."""
     code = (error.extensions or {}).get("code")
     if isinstance(code, str) and code in ErrorCode.__members__:
@@ -48,15 +71,23 @@ def classify(error: GraphQLError) -> tuple[ErrorCode, str]:
         # Syntax and validation errors have no cause; coercion errors point at the
         # variable or literal (nodes). An exception from running code has neither.
         return ErrorCode.BAD_USER_INPUT, error.message
+    what = outage_of(error, outages)
+    if what is not None:
+        return ErrorCode.INTERNAL, outage_message(what)
     return ErrorCode.INTERNAL, INTERNAL_MESSAGE
 
 
-def is_unexpected(error: GraphQLError) -> bool:
-    return classify(error)[0] is ErrorCode.INTERNAL and not isinstance(root_cause(error), ApiError)
+def is_unexpected(error: GraphQLError, outages: Outages = NO_OUTAGES) -> bool:
+    """INTERNAL for a reason nobody expected: a bug, worth a traceback in the log."""
+    return (
+        classify(error, outages)[0] is ErrorCode.INTERNAL
+        and not isinstance(root_cause(error), ApiError)
+        and outage_of(error, outages) is None
+    )
 
 
-def with_code(error: GraphQLError) -> GraphQLError:
-    code, message = classify(error)
+def with_code(error: GraphQLError, outages: Outages = NO_OUTAGES) -> GraphQLError:
+    code, message = classify(error, outages)
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -69,13 +100,16 @@ def with_code(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
+    def __init__(
+        self, *, execution_context: ExecutionContext | None = None, outages: Outages = NO_OUTAGES
+    ) -> None:
         self._streamed = False
+        self._outages = outages
 
     def _rewrite(self, result: Any) -> None:
         errors = getattr(result, "errors", None)
         if errors:
-            result.errors = [with_code(e) for e in errors]
+            result.errors = [with_code(e, self._outages) for e in errors]
 
     def on_operation(self) -> Iterator[None]:
         self._streamed = False

@@ -1,5 +1,6 @@
 """kill -9 of the embedded store under a running `pulse serve`: /readyz says so while it is
-down, and Pulse starts it again by itself (same port, same data), without a restart."""
+down, GraphQL requests fail with an error saying the database is down (and nothing else), and
+Pulse starts it again by itself (same port, same data), without a restart."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infrastructure.auth import mint_token
 from infrastructure.mongo.embedded import free_port
 from tests.conftest import ROOT
 from tests.integration.test_embedded_store import store_processes, wait_until
@@ -42,7 +44,10 @@ def hold_port(port: int) -> socket.socket:
 def test_the_store_is_restarted_after_a_kill_and_readiness_follows(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
-    env.update({"PULSE_DATA_DIR": str(tmp_path), "PULSE_PORT": str(port)})
+    secret = "store-recovery-test-secret-0123456789"
+    env.update(
+        {"PULSE_DATA_DIR": str(tmp_path), "PULSE_PORT": str(port), "PULSE_JWT_SECRET": secret}
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "infrastructure.cli", "serve"],
         cwd=ROOT,
@@ -72,6 +77,21 @@ def test_the_store_is_restarted_after_a_kill_and_readiness_follows(tmp_path: Pat
             assert wait_until(lambda: ready() == 503, timeout=30), "readiness never said down"
             down = httpx.get(f"{base}/readyz", timeout=15).json()
             assert down["store"] == "unreachable" and down["status"] == "unavailable"
+            # A request now fails after the driver's server selection timeout (5 s), clearly.
+            answer = httpx.post(
+                f"{base}/graphql",
+                json={"query": "{ dashboard { asOf } }"},
+                headers={"Authorization": f"Bearer {mint_token('a@x.io', secret=secret)}"},
+                timeout=60,
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["data"] is None
+            assert [e["extensions"]["code"] for e in body["errors"]] == ["INTERNAL"]
+            message = body["errors"][0]["message"]
+            assert message == (
+                "Temporarily unavailable: the database cannot be reached; retry shortly"
+            )
         finally:
             blocker.close()
         assert wait_until(lambda: ready() == 200, timeout=60), "the store did not come back"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphql import GraphQLError, parse
 
-from schema.error_codes import classify, ensure_codes, with_code
+from schema.error_codes import classify, ensure_codes, is_unexpected, with_code
 from schema.errors import Forbidden, Unauthenticated
 
 
@@ -43,3 +43,27 @@ def test_the_transport_masks_anything_without_a_code() -> None:
         {"message": "Internal server error", "extensions": {"code": "INTERNAL"}, "path": ["a"]},
         {"message": "Internal server error", "extensions": {"code": "INTERNAL"}},
     ]
+
+
+class DatabaseDown(ConnectionError):
+    pass
+
+
+OUTAGES = {DatabaseDown: "the database"}
+
+
+def test_an_outage_says_what_is_down_and_is_not_a_bug() -> None:
+    error = field_error(DatabaseDown("connection refused to mongo://10.0.0.5:27017"))
+    assert classify(error, OUTAGES) == (
+        "INTERNAL",
+        "Temporarily unavailable: the database cannot be reached; retry shortly",
+    )
+    coded = with_code(error, OUTAGES)
+    assert coded.extensions == {"code": "INTERNAL"}
+    assert "10.0.0.5" not in coded.message  # what is down, never where or why
+    assert not is_unexpected(error, OUTAGES)
+    # Without being told, the same exception is a bug: generic message, logged in full.
+    assert classify(error) == ("INTERNAL", "Internal server error")
+    assert is_unexpected(error)
+    # Another exception type stays generic even when outages are known.
+    assert classify(field_error(KeyError("x")), OUTAGES) == ("INTERNAL", "Internal server error")
