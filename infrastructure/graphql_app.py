@@ -58,6 +58,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from domain.event_store import EventStore
 from domain.sync import SyncMode, SyncOdoo, SyncRun, SyncStatus
+from domain.tasks import stop_task
 from infrastructure.auth import AuthError, TokenVerifier, is_admin, parse_authorization_header
 from infrastructure.bootstrap import Container, OdooNotConfigured
 from infrastructure.broadcast.messages import BroadcastUnavailable
@@ -275,9 +276,7 @@ class PulseTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def shutdown(self) -> None:
         if self._expiry is not None and self._expiry is not asyncio.current_task():
-            self._expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._expiry
+            await stop_task(self._expiry)
         await super().shutdown()
 
     async def send_message(self, message: WSMessage) -> None:

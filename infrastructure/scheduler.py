@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from domain.sync import SyncAlreadyRunning, SyncMode, SyncOdoo, SyncRun
+from domain.tasks import stop_task
 
 log = logging.getLogger("pulse.scheduler")
 
@@ -24,9 +24,7 @@ class SyncScheduler:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
 
     async def _loop(self) -> None:

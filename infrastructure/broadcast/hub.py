@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from domain.tasks import stop_task
 from infrastructure.broadcast.backend import BroadcastBackend
 from infrastructure.broadcast.memory import MemoryBackend
 from infrastructure.broadcast.messages import (
@@ -98,9 +99,7 @@ class ChannelHub:
     async def disconnect(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await stop_task(listener)
         for state in self._channels.values():
             state.released = True  # the backend is closing anyway
             for subscriber in state.subscribers:

@@ -35,6 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from domain.tasks import stop_task
 from infrastructure.broadcast.messages import (
     BackendEvent,
     BroadcastUnavailable,
@@ -170,9 +171,7 @@ class RedisBackend:
     async def disconnect(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            await stop_task(reader)
         if self._publisher is not None:
             await self._publisher.aclose()
             self._publisher = None

@@ -33,7 +33,6 @@ ever a lower bound of the truth, so a stale cache costs one retry and never a wr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -55,6 +54,7 @@ from domain.event_store import (
     ExpectedVersion,
 )
 from domain.events import NewEvent, RecordedEvent, StreamRef, new_id
+from domain.tasks import stop_task
 from domain.upcasting import UpcasterRegistry
 from infrastructure.eventstore.common import as_utc, check_expected, matches, validate_append
 
@@ -417,9 +417,7 @@ class MongoEventStore:
                     raise item
                 yield item
         finally:
-            producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await producer
+            await stop_task(producer)
 
     async def _produce(
         self,

@@ -35,6 +35,7 @@ import logging
 
 from domain.odoo_gateway import OdooError
 from domain.sync import describe_failure
+from domain.tasks import stop_task
 from domain.webhooks import ProcessWebhook, WebhookOutcome, WebhookProcessor
 from infrastructure.webhooks.inbox import InboxEntry, WebhookInbox
 
@@ -83,9 +84,7 @@ class InboxDrainer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
 
     async def drain_once(self) -> int:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from domain.events import RecordedEvent
+from domain.tasks import stop_task
 from projections.framework.config import Services
 from projections.framework.failures import ApplyError
 from projections.framework.generations import (
@@ -272,8 +273,6 @@ class Rebuild:
 
     async def _release(self) -> None:
         if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await stop_task(self._renewer)
         with contextlib.suppress(Exception):
             await self._leases.release(self._key)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from domain.events import RecordedEvent
+from domain.tasks import stop_task
 from projections.framework.checkpoints import Checkpoint, ErrorInfo, ProjectionState
 from projections.framework.config import Services
 from projections.framework.failures import ApplyError, FailurePolicy, error_info
@@ -96,9 +97,7 @@ class ProjectionWorker:
                 log.exception("projection %s: cannot start, retrying", self.name)
                 await asyncio.sleep(self._config.backoff(failures))
             finally:
-                renewer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewer
+                await stop_task(renewer)
                 self._projection = None
 
     def _check_lease(self) -> None:

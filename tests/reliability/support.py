@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import io
 import json
 import os
 import re
@@ -46,14 +47,32 @@ def examples(n: int) -> settings:
     )  # fmt: skip
 
 
-def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to completion in a fresh event loop on a worker thread."""
+RUN_ASYNC_TIMEOUT = 240.0  # under pytest-timeout's 300 s, so a hang fails with its stacks
+
+
+def run_async(make: Callable[[], Awaitable[T]], timeout: float = RUN_ASYNC_TIMEOUT) -> T:
+    """Run a coroutine to completion in a fresh event loop on a worker thread.
+
+    A hang fails the test with every task's stack (instead of blocking the whole run: a
+    signal from pytest-timeout cannot interrupt the worker thread, and leaving the pool
+    would then wait for it forever)."""
 
     async def main() -> T:
-        return await make()
+        work = asyncio.ensure_future(make())
+        done, _ = await asyncio.wait([work], timeout=timeout)
+        if not done:
+            stacks = io.StringIO()
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=30, file=stacks)
+            work.cancel()
+            raise TimeoutError(f"hung for {timeout:.0f} s; tasks:\n{stacks.getvalue()}")
+        return work.result()
 
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, main()).result()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(asyncio.run, main()).result(timeout=timeout + 30)
+    finally:
+        pool.shutdown(wait=False)
 
 
 # -- what a response must never contain -------------------------------------------------------
