@@ -4,6 +4,13 @@ A delivery is stored here BEFORE Pulse answers 202, so an accepted webhook survi
 or an Odoo outage. Signed deliveries use ``sig:<signature>`` as the document id: the insert
 itself is the replay check (a replayed signature is refused by the ``_id`` index), so
 accepting and remembering the signature are one atomic write.
+
+Accepts are group-committed: deliveries arriving while an insert is in flight are written
+together by the next ``insert_many`` (unordered, so one replay fails only itself), each
+answered when its own write is known. Nothing waits on a timer: alone, a delivery is
+written at once; under a burst, one store round trip carries many. Measured with 1,000
+subscribers and 200 posts/s offered, one insert per delivery let one server accept ~73/s:
+the inserts queued behind the pushes' reads on the store.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import bson
 from bson import Binary
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 INBOX = "webhook_inbox"
 PENDING, PROCESSING, DONE = "pending", "processing", "done"
@@ -29,6 +36,8 @@ CLAIM_LEASE_MS = 120_000
 CLAIM_ROUNDS = 5  # looks for due deliveries per claim_batch while other drainers win them all
 CLAIM_FIELDS = {"model": 1, "odoo_id": 1, "attempts": 1, "due": 1}
 MAX_BODY_DEPTH = 100  # MongoDB refuses documents nested deeper than 100 levels
+MAX_ACCEPT_BATCH = 256  # deliveries per group commit (a 1 MiB body each at most)
+DUPLICATE_KEY = 11000
 
 
 def now_ms() -> int:
@@ -78,6 +87,12 @@ def _finite(value: Any, depth: int) -> bool:
     return True
 
 
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark an outcome nobody waits for any more as seen (no "never retrieved" warning)."""
+    if not future.cancelled():
+        future.exception()
+
+
 @dataclass(frozen=True, slots=True)
 class InboxEntry:
     id: str
@@ -89,6 +104,8 @@ class InboxEntry:
 class WebhookInbox:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self._inbox = db[INBOX]
+        self._accepting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
         await self._inbox.create_indexes(
@@ -116,10 +133,70 @@ class WebhookInbox:
             "attempts": 0,
             "last_error": None,
         }
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._accepting.append((doc, written))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_accepts())
         try:
-            await self._inbox.insert_one(doc)
-        except DuplicateKeyError as err:
-            raise ReplayedDelivery from err
+            await asyncio.shield(written)
+        except asyncio.CancelledError:
+            # A caller that gives up (client gone) leaves the write to finish: it is
+            # durable, just never answered, as when a connection drops after an insert.
+            written.add_done_callback(_retrieve)
+            raise
+
+    async def _commit_accepts(self) -> None:
+        """Write queued accepts, a batch per round trip, until none are left."""
+        while self._accepting:
+            batch = self._accepting[:MAX_ACCEPT_BATCH]
+            del self._accepting[:MAX_ACCEPT_BATCH]
+            try:
+                failures = await self._insert_batch([doc for doc, _ in batch])
+            except BaseException as exc:  # the store failed or we are cancelled: say so
+                for _, written in batch:
+                    if not written.done():
+                        written.set_exception(
+                            exc if isinstance(exc, Exception) else RuntimeError("shutting down")
+                        )
+                if not isinstance(exc, Exception):
+                    for _, written in self._accepting:
+                        if not written.done():
+                            written.set_exception(RuntimeError("shutting down"))
+                    self._accepting.clear()
+                    raise
+                continue
+            for index, (_, written) in enumerate(batch):
+                if written.done():
+                    continue
+                failure = failures.get(index)
+                if failure is None:
+                    written.set_result(None)
+                else:
+                    written.set_exception(failure)
+
+    async def _insert_batch(self, docs: list[dict[str, Any]]) -> dict[int, Exception]:
+        """Insert ``docs``; the failure of each one that was not written, by index."""
+        if len(docs) == 1:
+            try:
+                await self._inbox.insert_one(docs[0])
+            except DuplicateKeyError:
+                return {0: ReplayedDelivery()}
+            return {}
+        try:
+            await self._inbox.insert_many(docs, ordered=False)
+        except BulkWriteError as err:
+            if err.details.get("writeConcernErrors"):
+                raise  # written, maybe, but not as durably as asked: fail them all
+            failures: dict[int, Exception] = {}
+            for error in err.details.get("writeErrors", []):
+                code = error.get("code")
+                failures[int(error["index"])] = (
+                    ReplayedDelivery()
+                    if code == DUPLICATE_KEY
+                    else WriteError(str(error.get("errmsg", "write failed")), code, error)
+                )
+            return failures
+        return {}
 
     async def claim_batch(self, limit: int) -> list[InboxEntry]:
         """Take up to ``limit`` due deliveries for processing, oldest due first: pending ones
