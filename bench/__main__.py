@@ -472,6 +472,14 @@ async def server_figures(
 
 
 # ---------------------------------------------------------------------------- report
+def load_remark(load: str) -> str:
+    """A word on the 1-minute load average at the start: with 2 cores, anything above
+    about one busy core means something else ran beside the bench."""
+    one_minute = float(load.split()[0])
+    busy = one_minute > 0.5 * (os.cpu_count() or 1)
+    return " (something else was running: figures are noisy)" if busy else " (quiet)"
+
+
 def render(figs: list[Figure], info: dict[str, str], args: argparse.Namespace,
            wall: float, sizes: str) -> str:  # fmt: skip
     lines = [
@@ -481,7 +489,7 @@ def render(figs: list[Figure], info: dict[str, str], args: argparse.Namespace,
         f"on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {wall / 60:.1f} min.",
         "",
         f"- machine: {info['cpu']}, {info['memory']} RAM; load average at start "
-        f"{info['load']} (other engineers' test runs share the machine: noisy)",
+        f"{info['load']}{load_remark(info['load'])}",
         f"- versions: {versions()}",
         f"- scale: {sizes}",
         "- store: embedded nx-27017 (SQLite, one request at a time) in a temp dir; "
