@@ -12,6 +12,7 @@ the awaited task's outcome, so only a cancellation of the caller propagates.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -25,3 +26,47 @@ async def stop_task(task: asyncio.Future[Any] | None) -> None:
     await asyncio.wait([task])
     if not task.cancelled():
         task.exception()  # retrieved: a task stopped on purpose has nobody to report to
+
+
+STOP_GRACE = 5.0  # seconds a cancelled task gets before it is cancelled again
+
+
+async def stop_tasks(
+    tasks: Iterable[asyncio.Future[Any]],
+    *,
+    grace: float = STOP_GRACE,
+    on_stuck: Callable[[list[asyncio.Future[Any]]], None] | None = None,
+) -> None:
+    """Cancel ``tasks`` and wait until every one has finished, cancelling again each
+    ``grace`` seconds those still running. A task can swallow a cancellation (a library
+    that turns it into an error the task retries on, the trap above in code we do not
+    own); one cancel and an unbounded wait then hung a runner's stop for good (seen in
+    CI: a projection worker 'cancelling' yet waiting on, four minutes later).
+    ``on_stuck`` hears of the ones still running at each round (to log where they wait).
+    """
+    pending = {task for task in tasks if not task.done()}
+    for task in pending:
+        task.cancel()
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=grace)
+        if pending:
+            if on_stuck is not None:
+                on_stuck(sorted(pending, key=id))
+            for task in pending:
+                task.cancel()
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: see stop_task
+
+
+def where_waiting(task: asyncio.Future[Any], depth: int = 4) -> str:
+    """Where a task's coroutine chain is suspended, outermost to innermost, its last
+    ``depth`` frames as ``file:line`` (for logs)."""
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    frames: list[str] = []
+    while coro is not None and len(frames) < 100:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            frames.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return " > ".join(frames[-depth:]) or "?"

@@ -20,6 +20,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.event_store import EventStore
+from domain.tasks import stop_tasks, where_waiting
 from projections.framework.checkpoints import Checkpoint, Checkpoints, ProjectionState
 from projections.framework.config import Publish, RunnerConfig, Services, publish_nothing
 from projections.framework.leases import Leases
@@ -98,9 +99,7 @@ class ProjectionRunner:
 
     async def stop(self) -> None:
         tasks = [*self._tasks.values(), *self._rebuilds.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks, on_stuck=_report_stuck)
         self._tasks.clear()
         self._rebuilds.clear()
         for name in self._workers:  # let another process take over at once, not on expiry
@@ -325,3 +324,14 @@ def _stuck(checkpoint: Checkpoint | None) -> bool:
 def _log_failure(task: asyncio.Task[int]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+
+def _report_stuck(tasks: list[asyncio.Future[Any]]) -> None:
+    for task in tasks:
+        name = task.get_name() if isinstance(task, asyncio.Task) else repr(task)
+        log.warning(
+            "projections: %s still running after being cancelled (waiting at %s); "
+            "cancelling it again",
+            name,
+            where_waiting(task),
+        )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from domain.tasks import stop_task
+from domain.tasks import stop_task, stop_tasks, where_waiting
 
 Stopper = Callable[[asyncio.Task[None]], Awaitable[None]]
 
@@ -75,3 +75,33 @@ async def test_stop_task_consumes_the_tasks_own_outcome() -> None:
     sleeping = asyncio.create_task(asyncio.sleep(3600))
     await stop_task(sleeping)
     assert sleeping.cancelled()
+
+
+async def test_stop_tasks_cancels_again_a_task_that_swallowed_the_first_cancel() -> None:
+    swallowed = 0
+
+    async def stubborn() -> None:
+        nonlocal swallowed
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:  # as a library turning it into a retried error
+                if swallowed == 0:
+                    swallowed += 1
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                    continue
+                raise
+
+    task = asyncio.create_task(stubborn())
+    quick = asyncio.create_task(asyncio.sleep(3600))
+    await asyncio.sleep(0)
+    stuck: list[str] = []
+    await asyncio.wait_for(
+        stop_tasks(
+            [task, quick], grace=0.05, on_stuck=lambda ts: stuck.extend(map(where_waiting, ts))
+        ),
+        5,
+    )
+    assert task.cancelled() and quick.cancelled()
+    assert swallowed == 1
+    assert len(stuck) == 1 and "test_tasks.py" in stuck[0]  # where the stubborn one waited
