@@ -3,10 +3,11 @@
 The usual ``task.cancel(); with suppress(CancelledError): await task`` has a trap: when the
 task that runs it is itself cancelled during that ``await`` (a runner stopping a worker
 that is just stopping its lease renewer), the suppress swallows the *outer* cancellation
-too, and the outer task carries on as if nothing had been asked of it. A worker loop then
-never ends and whoever awaits it hangs (seen as a test hung at 0 % CPU in
-``ProjectionRunner.stop``). ``stop_task`` waits with ``asyncio.wait``, which never raises
-the awaited task's outcome, so only a cancellation of the caller propagates.
+too, and the outer task carries on as if nothing had been asked of it: a worker loop then
+never ends and whoever awaits it hangs (``tests/unit/domain/test_tasks.py`` shows it).
+``stop_tasks`` waits with ``asyncio.wait``, which never raises the awaited tasks'
+outcomes, so only a cancellation of the caller propagates; and it cancels again whatever
+still runs after a grace period, since code we do not own may swallow one too.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 
+def consume_outcome(future: asyncio.Future[Any]) -> None:
+    """Mark a finished future's outcome as seen: nobody waits for it any more (a task
+    stopped on purpose, a caller gone), so no "exception was never retrieved" warning."""
+    if not future.cancelled():
+        future.exception()
+
+
 async def stop_task(task: asyncio.Future[Any] | None) -> None:
-    """Cancel ``task`` and wait until it has finished. Its own outcome (cancelled, an
-    exception it logged itself, a result) is consumed; a cancellation of the caller while
-    waiting propagates."""
-    if task is None:
-        return
-    task.cancel()
-    await asyncio.wait([task])
-    if not task.cancelled():
-        task.exception()  # retrieved: a task stopped on purpose has nobody to report to
+    """Cancel ``task`` and wait until it has finished (``stop_tasks`` of one)."""
+    if task is not None:
+        await stop_tasks([task])
 
 
 STOP_GRACE = 5.0  # seconds a cancelled task gets before it is cancelled again
@@ -43,7 +45,10 @@ async def stop_tasks(
     own); one cancel and an unbounded wait then hung a runner's stop for good (seen in
     CI: a projection worker 'cancelling' yet waiting on, four minutes later).
     ``on_stuck`` hears of the ones still running at each round (to log where they wait).
+    Each task's own outcome is consumed; a cancellation of the caller while waiting
+    propagates (``asyncio.wait`` never raises the awaited tasks' outcomes).
     """
+    tasks = list(tasks)
     pending = {task for task in tasks if not task.done()}
     for task in pending:
         task.cancel()
@@ -55,8 +60,7 @@ async def stop_tasks(
             for task in pending:
                 task.cancel()
     for task in tasks:
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: see stop_task
+        consume_outcome(task)
 
 
 def where_waiting(task: asyncio.Future[Any], depth: int = 4) -> str:

@@ -19,7 +19,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
-from schema.error_codes import NO_OUTAGES, Outages, outage_message
+from schema.error_codes import NO_OUTAGES, Outages, outage_message, outage_named
 from schema.errors import INTERNAL_MESSAGE, ApiError, Unavailable
 
 log = logging.getLogger("pulse.graphql")
@@ -67,7 +67,7 @@ class AuthGate(SchemaExtension):
         except ApiError as refused:
             return refused
         except Exception as exc:
-            what = next((w for kind, w in outages.items() if isinstance(exc, kind)), None)
+            what = outage_named(exc, outages)
             if what is not None:
                 log.warning("graphql: could not establish the caller: %s is down", what)
                 return Unavailable(outage_message(what))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -69,7 +68,6 @@ def build_schema(
         auth_gate(public_introspection, outages),
         error_codes,  # last: it sees every error the others produced
     ]
-    extra: dict[str, Any] = {}
     schema = PulseSchema(
         query=Query,
         mutation=Mutation,
@@ -77,7 +75,6 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=PulseExecutor,
-        **extra,
     )
     schema.outages = outages
     return schema

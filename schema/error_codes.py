@@ -39,15 +39,14 @@ def outage_message(what: str) -> str:
     return f"Temporarily unavailable: {what} cannot be reached; retry shortly"
 
 
+def outage_named(exc: BaseException | None, outages: Outages) -> str | None:
+    """What is down, when ``exc`` is one of ``outages``."""
+    return next((what for kind, what in outages.items() if isinstance(exc, kind)), None)
+
+
 def outage_of(error: GraphQLError, outages: Outages) -> str | None:
     """What is down, when the error's cause is one of ``outages``."""
-    cause = root_cause(error)
-    if cause is None:
-        return None
-    for kind, what in outages.items():
-        if isinstance(cause, kind):
-            return what
-    return None
+    return outage_named(root_cause(error), outages)
 
 
 def root_cause(error: GraphQLError) -> BaseException | None:

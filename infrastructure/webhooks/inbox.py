@@ -8,9 +8,10 @@ accepting and remembering the signature are one atomic write.
 Accepts are group-committed: deliveries arriving while an insert is in flight are written
 together by the next ``insert_many`` (unordered, so one replay fails only itself), each
 answered when its own write is known. Nothing waits on a timer: alone, a delivery is
-written at once; under a burst, one store round trip carries many. Measured with 1,000
-subscribers and 200 posts/s offered, one insert per delivery let one server accept ~73/s:
-the inserts queued behind the pushes' reads on the store.
+written at once; under a burst, one store round trip carries many. It saves store round
+trips, not much time: with 1,000 subscribers and 200 posts/s offered, accepts went from
+73/s to 78/s (docs/RELIABILITY.md "Load": that ceiling turned out to be the load
+harness's own HTTP client).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from bson import Binary
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
+
+from domain.tasks import consume_outcome
 
 INBOX = "webhook_inbox"
 PENDING, PROCESSING, DONE = "pending", "processing", "done"
@@ -87,12 +90,6 @@ def _finite(value: Any, depth: int) -> bool:
     return True
 
 
-def _retrieve(future: asyncio.Future[None]) -> None:
-    """Mark an outcome nobody waits for any more as seen (no "never retrieved" warning)."""
-    if not future.cancelled():
-        future.exception()
-
-
 @dataclass(frozen=True, slots=True)
 class InboxEntry:
     id: str
@@ -142,7 +139,7 @@ class WebhookInbox:
         except asyncio.CancelledError:
             # A caller that gives up (client gone) leaves the write to finish: it is
             # durable, just never answered, as when a connection drops after an insert.
-            written.add_done_callback(_retrieve)
+            written.add_done_callback(consume_outcome)
             raise
 
     async def _commit_accepts(self) -> None:
@@ -152,27 +149,22 @@ class WebhookInbox:
             del self._accepting[:MAX_ACCEPT_BATCH]
             try:
                 failures = await self._insert_batch([doc for doc, _ in batch])
-            except BaseException as exc:  # the store failed or we are cancelled: say so
+            except Exception as exc:  # the store failed: this batch fails, the next may not
+                failures = dict.fromkeys(range(len(batch)), exc)
+            except BaseException:  # cancelled (shutting down): nothing queued is written
+                batch += self._accepting
+                self._accepting.clear()
                 for _, written in batch:
                     if not written.done():
-                        written.set_exception(
-                            exc if isinstance(exc, Exception) else RuntimeError("shutting down")
-                        )
-                if not isinstance(exc, Exception):
-                    for _, written in self._accepting:
-                        if not written.done():
-                            written.set_exception(RuntimeError("shutting down"))
-                    self._accepting.clear()
-                    raise
-                continue
+                        written.set_exception(RuntimeError("shutting down"))
+                raise
             for index, (_, written) in enumerate(batch):
-                if written.done():
-                    continue
-                failure = failures.get(index)
-                if failure is None:
-                    written.set_result(None)
-                else:
-                    written.set_exception(failure)
+                if not written.done():
+                    failure = failures.get(index)
+                    if failure is None:
+                        written.set_result(None)
+                    else:
+                        written.set_exception(failure)
 
     async def _insert_batch(self, docs: list[dict[str, Any]]) -> dict[int, Exception]:
         """Insert ``docs``; the failure of each one that was not written, by index."""
