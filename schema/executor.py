@@ -1,4 +1,5 @@
-"""The GraphQL executor: Strawberry's, with per-event state that does not outlive its event.
+"""The GraphQL executor: Strawberry's, with per-event state that does not outlive its event,
+and plain-data selections completed without per-field machinery (``schema.plain_completion``).
 
 graphql-core 3.3 runs each subscription event on ``build_per_event_executor``'s shallow copy
 of the subscription's executor, which shares ``_relevant_sub_fields``: the memo of
@@ -11,21 +12,91 @@ subscriber load run (docs/RELIABILITY.md) that was most of the server's steady R
 
 Each event executor gets its own memo instead: lists within one event are still memoised
 (a dashboard's team rows share one collection), and the memo goes with the event.
-``_stream_usages`` (``@stream``, keyed the same way) gets the same treatment.
+``_stream_usages`` (``@stream``, keyed the same way) gets the same treatment, and so do
+the plain-completion plans (keyed by the collected field sets of that memo).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from graphql import GraphQLList, GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution import Executor
-from graphql.pyutils import RefMap
+from graphql.pyutils import AwaitableOrValue, Path, RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.plain_completion import FieldDetailsList, GroupedFieldSet, PlainCompleter
 
 
 class PulseExecutor(StrawberryGraphQLCoreExecutionContext):
+    _plain: PlainCompleter | None = None
+
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
         executor._stream_usages = RefMap()
+        if isinstance(executor, PulseExecutor):
+            executor._plain = None
         return executor
+
+    # ------------------------------------------------------------ plain completion
+    def _completer(self) -> PlainCompleter | None:
+        """None when a field middleware is installed: it must see every field."""
+        if self.middleware_manager is not None and self.middleware_manager.middlewares:
+            return None
+        if self._plain is None:
+            self._plain = PlainCompleter(self._collect_plain)
+        return self._plain
+
+    def _collect_plain(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> GroupedFieldSet | None:
+        collected = self.collect_subfields(object_type, field_details_list)
+        if collected.new_defer_usages or collected.forbidden_directive_instances:
+            return None
+        return collected.grouped_field_set
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        completer = self._completer()
+        complete = None
+        if completer is not None:
+            complete = completer.object_completion(return_type, field_details_list)
+        if complete is not None:
+            try:
+                return complete(result)  # type: ignore[no-any-return]
+            except Exception:  # noqa: S110 - graphql-core redoes it and reports the error
+                pass
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[Any],
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        # A list of plain objects (a dashboard's team rows) in one pass: graphql-core's list
+        # completion costs a path, an awaitable check and three calls per item.
+        completer = self._completer()
+        if completer is not None and isinstance(result, list | tuple):
+            complete = completer.list_completion(return_type, field_details_list)
+            if complete is not None:
+                try:
+                    return complete(result)  # type: ignore[no-any-return]
+                except Exception:  # noqa: S110 - graphql-core redoes it and reports the error
+                    pass
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
