@@ -150,7 +150,9 @@ class Session:
 
     async def _load(self, identity: Identity) -> Caller:
         collection = await self._read_models.collection(USER_ACCESS)
-        found = collection.find({"email_key": identity.email}, ENTRY_FIELDS).limit(20)
+        # $eq, not a plain equality: the embedded store answers the latter with a scan.
+        flt = {"email_key": {"$eq": identity.email}}
+        found = collection.find(flt, ENTRY_FIELDS).limit(20)
         docs = [doc async for doc in found]
         access = AccessEntry.model_validate(min(docs, key=_sign_in_rank)) if docs else None
         if identity.is_admin:

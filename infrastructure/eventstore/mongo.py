@@ -28,6 +28,14 @@ value, so the same key twice is refused by the index and the first result is ret
 
 Writers cache the head position and each stream's last version they saw; a cache is only
 ever a lower bound of the truth, so a stale cache costs one retry and never a wrong write.
+
+Filters name their values with ``$eq`` (``{"stream": {"$eq": key}}``), never as plain
+equality: the two mean the same on MongoDB, but the embedded store (nx-27017) answers a
+plain equality on a field other than ``_id`` by scanning the whole collection (it also
+matches arrays there), and ``$in`` likewise. With 24,655 commits a stream lookup took
+~210 ms that way and ~1 ms through the ``stream_ver`` index, and every append to a stream
+whose head this process had not cached yet (each webhook's record after a restart) paid it
+while the one-request-at-a-time store served nobody else.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ COMMITS = "event_commits"
 MAX_ATTEMPTS = 10_000
 DUPLICATE_KEY = 11000
 QUERY_COMMITS = 2000  # commits per read query in read_all
+PRIME_CONCURRENCY = 8  # stream-head lookups in flight when a batch names unknown streams
 
 
 def _ms(moment: datetime) -> datetime:
@@ -168,8 +177,8 @@ class MongoEventStore:
             return index, index
 
     async def _prime_stream_heads(self, requests: Sequence[AppendRequest]) -> None:
-        """Learn, in one query, the head of every stream whose start version we cannot
-        derive from the request or the cache."""
+        """Learn the head of every stream whose start version we cannot derive from the
+        request or the cache."""
         unknown = {
             r.stream.key
             for r in requests
@@ -179,11 +188,17 @@ class MongoEventStore:
         }
         if not unknown:
             return
-        heads = dict.fromkeys(unknown, 0)
-        cursor = self._commits.find({"stream": {"$in": sorted(unknown)}}, {"stream": 1, "vend": 1})
-        async for doc in cursor:
-            heads[doc["stream"]] = max(heads[doc["stream"]], int(doc["vend"]))
-        self._stream_heads.update(heads)
+        # One indexed lookup per stream, a few at a time, rather than one ``$in`` query:
+        # the embedded store scans the collection for ``$in`` (64 streams among 24,655
+        # commits: 224 ms as one $in, 43 ms as lookups).
+        limit = asyncio.Semaphore(PRIME_CONCURRENCY)
+
+        async def head_of(key: str) -> None:
+            async with limit:
+                await self._stream_version_of(key)
+            self._stream_heads.setdefault(key, 0)  # a new stream: known to start at 1
+
+        await asyncio.gather(*(head_of(key) for key in sorted(unknown)))
 
     async def _plan(
         self,
@@ -242,7 +257,7 @@ class MongoEventStore:
     async def _already_committed(self, request: AppendRequest) -> AppendResult | None:
         if request.idempotency_key is None:
             return None
-        first = await self._commits.find_one({"idem": request.idempotency_key})
+        first = await self._commits.find_one({"idem": {"$eq": request.idempotency_key}})
         return None if first is None else self._result_of(first, duplicate=True)
 
     async def _resolve_conflict(
@@ -250,11 +265,11 @@ class MongoEventStore:
     ) -> AppendResult | None:
         """Work out which unique index refused the insert. None means: retry."""
         if idem is not None:
-            first = await self._commits.find_one({"idem": idem})
+            first = await self._commits.find_one({"idem": {"$eq": idem}})
             if first is not None:
                 return self._result_of(first, duplicate=True)
         taken = await self._commits.find_one(
-            {"stream": stream.key, "ver": start_version}, {"vend": 1}
+            {"stream": {"$eq": stream.key}, "ver": {"$eq": start_version}}, {"vend": 1}
         )
         if taken is not None:
             self._stream_heads.pop(stream.key, None)
@@ -348,9 +363,9 @@ class MongoEventStore:
     async def read_stream(
         self, stream: StreamRef, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:
-        cursor = self._commits.find({"stream": stream.key, "vend": {"$gte": from_version}}).sort(
-            "ver", ASCENDING
-        )
+        cursor = self._commits.find(
+            {"stream": {"$eq": stream.key}, "vend": {"$gte": from_version}}
+        ).sort("ver", ASCENDING)
         out: list[RecordedEvent] = []
         async for doc in cursor:
             for event in self._events_of(doc):
@@ -362,13 +377,16 @@ class MongoEventStore:
         return out
 
     async def stream_version(self, stream: StreamRef) -> int:
+        return await self._stream_version_of(stream.key)
+
+    async def _stream_version_of(self, key: str) -> int:
         doc = await self._commits.find_one(
-            {"stream": stream.key}, {"vend": 1}, sort=[("ver", DESCENDING)]
+            {"stream": {"$eq": key}}, {"vend": 1}, sort=[("ver", DESCENDING)]
         )
         version = int(doc["vend"]) if doc else 0
         if version:
-            known = self._stream_heads.get(stream.key, 0)
-            self._stream_heads[stream.key] = max(known, version)
+            known = self._stream_heads.get(key, 0)
+            self._stream_heads[key] = max(known, version)
         return version
 
     async def head_position(self) -> int:

@@ -218,7 +218,8 @@ class MongoSnapshotStore:
 
     async def raw_versions(self, model: str, odoo_id: int) -> list[dict[str, Any]]:
         """Every version received of one record, oldest first (the latest last)."""
-        older = self._raw.find({"model": model, "odoo_id": odoo_id}).sort("received_at", 1)
+        flt = {"model": {"$eq": model}, "odoo_id": {"$eq": odoo_id}}  # $eq: the model_id index
+        older = self._raw.find(flt).sort("received_at", 1)
         versions = [doc async for doc in older]
         current = await self._latest.find_one({"_id": f"{model}:{odoo_id}", "raw": {"$ne": None}})
         if current is not None:
