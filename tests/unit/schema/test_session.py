@@ -37,7 +37,8 @@ class FakeCollection:
 
     def find(self, query: dict[str, Any], projection: dict[str, int] | None = None) -> FakeCursor:
         self.reads += 1
-        found = [d for d in self.docs if d.get("email_key") == query["email_key"]]
+        assert set(query) == {"email_key"} and set(query["email_key"]) == {"$eq"}  # indexed form
+        found = [d for d in self.docs if d.get("email_key") == query["email_key"]["$eq"]]
         if projection is not None:  # as MongoDB projects: the listed fields and _id
             found = [{k: v for k, v in d.items() if k == "_id" or k in projection} for d in found]
         return FakeCursor(found)
