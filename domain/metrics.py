@@ -27,7 +27,7 @@ Exactness rules (decided here; PRODUCT.md only says "rounded to 2 decimals" on o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -308,8 +308,11 @@ class DashboardState:
         viewer: UserProfile | None = None,
         as_of: int = 0,
         updated_at: datetime | None = None,
+        with_team: bool = True,
     ) -> DashboardData:
-        """The dashboard, with stage and profile details read now (renames need no refold)."""
+        """The dashboard, with stage and profile details read now (renames need no refold).
+        ``with_team=False`` leaves the team rows out, for a caller that renders them itself
+        (``team_members`` in ``team_order``)."""
         rows = [
             StageMetrics(
                 stages[sid],
@@ -321,20 +324,23 @@ class DashboardState:
         ]
         rows.sort(key=lambda r: (r.stage.sequence, r.stage.name.casefold(), r.stage.odoo_id))
         team: list[SalespersonMetrics] = []
-        if scope is not DashboardScope.OWN:
-            for sid, agg in self.by_salesperson.items():
-                if sid is not None and sid in profiles and agg.total_count > 0:
-                    team.append(SalespersonMetrics(profiles[sid], agg.to_metrics()))
-            team.sort(
-                key=lambda r: (
-                    -r.metrics.pipeline_value,
-                    r.salesperson.name.casefold(),
-                    int(r.salesperson.id),
-                )
-            )
+        if with_team and scope is not DashboardScope.OWN:
+            for _, agg, profile in self.team_members(profiles):
+                team.append(SalespersonMetrics(profile, agg.to_metrics()))
+            team.sort(key=lambda r: team_order(r.salesperson, r.metrics))
         return DashboardData(
             viewer, scope, self.totals.to_metrics(), tuple(rows), tuple(team), as_of, updated_at
         )
+
+    def team_members(
+        self, profiles: Mapping[str, UserProfile]
+    ) -> Iterator[tuple[str, Aggregate, UserProfile]]:
+        """The salespeople with a team row (known, with at least one counted deal), unordered."""
+        for sid, agg in self.by_salesperson.items():
+            if sid is not None and agg.total_count > 0:
+                profile = profiles.get(sid)
+                if profile is not None:
+                    yield sid, agg, profile
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/BSON-safe, with keys in a stable order (lists, not maps: keys may be None)."""
@@ -355,6 +361,11 @@ class DashboardState:
             {k: Aggregate.from_dict(a) for k, a in data["by_stage"]},
             {k: Aggregate.from_dict(a) for k, a in data["by_salesperson"]},
         )
+
+
+def team_order(salesperson: UserProfile, metrics: Metrics) -> tuple[float, str, int]:
+    """Team rows: biggest pipeline first, then by name, then by id."""
+    return (-metrics.pipeline_value, salesperson.name.casefold(), int(salesperson.id))
 
 
 def _none_first(item: tuple[Any, Aggregate]) -> tuple[bool, int]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from domain.access import Viewer, visible_viewers_of
@@ -30,15 +31,17 @@ from domain.metrics import (
     Aggregate,
     Contribution,
     DashboardData,
+    DashboardScope,
     DashboardState,
     Metrics,
     contribution_of,
     dashboard_scope,
+    team_order,
     viewer_deltas,
 )
 from domain.model import LeadRecord, UserRecord
 from domain.normalize import EMPLOYEE, LEAD, STAGE, USER
-from domain.org import changed_access, changed_profiles, resolve_org
+from domain.org import UserProfile, changed_access, changed_profiles, resolve_org
 from projections.framework import (
     CollectionSpec,
     Notification,
@@ -49,7 +52,14 @@ from projections.framework import (
     guarded_replace,
 )
 from projections.framework.projection import Handler
-from projections.read_models import ADMIN_DASHBOARD_ID, DASHBOARDS, dashboard_channel
+from projections.read_models import (
+    ADMIN_DASHBOARD_ID,
+    DASHBOARDS,
+    dashboard_channel,
+    join_team_rows,
+    team_row,
+    team_table,
+)
 from projections.records import RecordSet, event_types_for, stage_doc
 
 HANDLED = event_types_for(LEAD, STAGE, USER, EMPLOYEE)
@@ -92,16 +102,45 @@ def dashboard_values(data: DashboardData) -> dict[str, Any]:
             {"stage": stage_doc(row.stage), "count": row.count, "value": row.value}
             for row in data.by_stage
         ],
-        "team": [
-            {"salesperson_id": row.salesperson.id, "metrics": metrics_doc(row.metrics)}
-            for row in data.team
-        ],
+        "team": team_table([(row.salesperson.id, metrics_doc(row.metrics)) for row in data.team]),
     }
+
+
+class TeamRows:
+    """Team rows rendered once per change of their numbers or profile, shared by every
+    table they appear in.
+
+    A salesperson's row is the same in every viewer's table (their own deals), and one
+    change of a deal touches that one row in the table of every viewer above its owner: the
+    admin's and a CEO's tables have a row per user, all but one unchanged. Rendering and
+    encoding every row of every such table again was most of a live flush's CPU."""
+
+    def __init__(self) -> None:
+        # salesperson id -> (their aggregate and profile as rendered, sort key, row text)
+        self._rows: dict[str, tuple[Aggregate, UserProfile, tuple[float, str, int], str]] = {}
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+    def table(self, state: DashboardState, profiles: Mapping[str, UserProfile]) -> str:
+        """``dashboard_values(state.render(...))["team"]``, from the rendered rows."""
+        entries: list[tuple[tuple[float, str, int], str]] = []
+        for sid, agg, profile in state.team_members(profiles):
+            cached = self._rows.get(sid)
+            if cached is None or cached[1] is not profile or cached[0] != agg:
+                metrics = agg.to_metrics()
+                text = team_row(sid, metrics_doc(metrics))
+                cached = (agg, profile, team_order(profile, metrics), text)
+                self._rows[sid] = cached
+            entries.append((cached[2], cached[3]))
+        entries.sort(key=itemgetter(0))  # keys end with the user id: no ties
+        return join_team_rows([text for _, text in entries])
 
 
 class DashboardProjection(Projection):
     name = "dashboard_metrics"
     collections = (CollectionSpec(DASHBOARDS), CollectionSpec(REFS))
+    version = 2  # 2: team rows stored as one text (read_models.team_table)
 
     def __init__(self) -> None:
         self.records = RecordSet(REFS)
@@ -118,6 +157,7 @@ class DashboardProjection(Projection):
         # whose values differ. Compared as dicts (==), not as JSON text: serialising every
         # rendered dashboard was a quarter of a live flush's CPU.
         self._rendered: dict[str, Mapping[str, Any]] = {}
+        self._team = TeamRows()
         self._position = 0
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -224,6 +264,7 @@ class DashboardProjection(Projection):
         new = self.records.chart()
         old = self._chart
         self._chart = new
+        self._team.clear()  # rows of people no longer in the chart; new profile objects
         self.records.org_changed = False
         for uid in changed_access(old, new) | changed_profiles(old, new):
             if self._viewers is not None:
@@ -251,18 +292,21 @@ class DashboardProjection(Projection):
     # ---------------------------------------------------------------- writing
     def render(self, viewer_id: str) -> dict[str, Any] | None:
         stages = self.records.stages()
+        profiles = self._chart.profiles
         if viewer_id == ADMIN_DASHBOARD_ID:
-            data = self._admin.render(
-                stages, self._chart.profiles, scope=dashboard_scope(ADMIN, self._chart)
-            )
-            return dashboard_values(data)
-        profile = self._chart.profile(viewer_id)
-        if profile is None:
-            return None
-        state = self._state_of(viewer_id)
-        scope = dashboard_scope(Viewer(viewer_id, profile.email), self._chart)
-        data = state.render(stages, self._chart.profiles, scope=scope, viewer=profile)
-        return dashboard_values(data)
+            state, viewer = self._admin, None
+            scope = dashboard_scope(ADMIN, self._chart)
+        else:
+            viewer = self._chart.profile(viewer_id)
+            if viewer is None:
+                return None
+            state = self._state_of(viewer_id)
+            scope = dashboard_scope(Viewer(viewer_id, viewer.email), self._chart)
+        data = state.render(stages, profiles, scope=scope, viewer=viewer, with_team=False)
+        values = dashboard_values(data)
+        if scope is not DashboardScope.OWN:
+            values["team"] = self._team.table(state, profiles)
+        return values
 
     async def flush(self, ctx: ProjectionContext) -> list[Notification]:
         self._reconcile_org()

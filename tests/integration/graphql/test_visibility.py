@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from domain.events import NewEvent, StreamRef
-from projections.read_models import ADMIN_DASHBOARD_ID, DASHBOARDS, USER_PROFILES
+from projections.read_models import (
+    ADMIN_DASHBOARD_ID,
+    DASHBOARDS,
+    USER_PROFILES,
+    team_rows,
+    team_table,
+)
 from schema.loaders import MAX_IDS_PER_FIND
 from tests.integration.graphql.conftest import Live
 from tests.integration.graphql.world import ADMIN_BY_ROLE, profile_doc
@@ -232,7 +238,8 @@ async def test_team_rows_name_each_salesperson_even_past_one_read_and_without_a_
     original = await dashboards.find_one({"_id": ADMIN_DASHBOARD_ID})
     assert original is not None
     extra = [f"bulk-{i:04d}" for i in range(MAX_IDS_PER_FIND + 20)]
-    row = original["team"][0]
+    rows = team_rows(original["team"])
+    row = rows[0]
     await profiles.insert_many(
         [
             {
@@ -245,7 +252,10 @@ async def test_team_rows_name_each_salesperson_even_past_one_read_and_without_a_
         ]
     )
     try:
-        team = [*original["team"], *({**row, "salesperson_id": key} for key in extra)]
+        team = team_table(
+            [(r["salesperson_id"], r["metrics"]) for r in rows]
+            + [(key, row["metrics"]) for key in extra]
+        )
         await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, {**original, "team": team})
         admin = live.token(ADMIN_BY_ROLE, admin=True)
         data = (await live.data(DASHBOARD, token=admin))["dashboard"]

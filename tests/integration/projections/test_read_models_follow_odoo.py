@@ -9,6 +9,7 @@ from domain.normalize import EMPLOYEE, LEAD
 from domain.sync import SyncMode
 from projections.check import check
 from projections.framework import active_collection
+from projections.read_models import team_rows
 from tests.integration.projections.conftest import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ async def test_demo_company_profiles_scopes_and_visibility(pipeline: Pipeline) -
     admin = await p.doc("dashboard_metrics", "dashboard_metrics", "__all__")
     assert maria and ethan and admin
     assert (maria["scope"], ethan["scope"], admin["scope"]) == ("TEAM", "OWN", "ALL")
-    assert ethan["team"] == [] and maria["team"]
+    assert team_rows(ethan["team"]) == [] and team_rows(maria["team"])
     assert admin["metrics"]["total_count"] > maria["metrics"]["total_count"] > 0
     # Sofia is linked to her employee by email only, in another letter case.
     sofia = await p.doc("user_profiles", "user_profiles", uid["sofia"])

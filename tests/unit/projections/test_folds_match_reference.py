@@ -13,6 +13,7 @@ from domain.model import EmployeeRecord, LeadRecord, StageRecord, UserRecord
 from projections.dashboards import DashboardProjection
 from projections.opportunity_view import OpportunityViewProjection
 from projections.org_views import AccessMatrixProjection
+from projections.read_models import team_rows
 from tests.unit.domain import reference as ref
 from tests.unit.domain.reference import lead_record, org_records, stage_records
 from tests.unit.projections.events import EventLog, fold
@@ -37,7 +38,7 @@ def as_reference_shape(doc: dict[str, Any]) -> tuple[Any, ...]:
         doc["scope"],
         metrics_tuple(doc["metrics"]),
         [(row["stage"]["odoo_id"], row["count"], row["value"]) for row in doc["by_stage"]],
-        [(row["salesperson_id"], metrics_tuple(row["metrics"])) for row in doc["team"]],
+        [(row["salesperson_id"], metrics_tuple(row["metrics"])) for row in team_rows(doc["team"])],
     )
 
 

@@ -1,0 +1,125 @@
+"""The stored form of a dashboard's team rows (``read_models.team_table``): one JSON text
+that reads back as exactly the rows written, and documents still holding the earlier form
+(a list of row documents) read the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.metrics import Contribution, DashboardScope, DashboardState, OpportunityStatus
+from domain.org import Hierarchy, LinkMethod, OdooLink, UserProfile
+from projections.dashboards import TeamRows, dashboard_values
+from projections.read_models import DashboardDoc, team_rows, team_table
+
+COUNTS = st.integers(0, 10**9)
+MONEY = st.floats(allow_nan=False, allow_infinity=False, width=64)
+METRICS = st.fixed_dictionaries(
+    {
+        "total_count": COUNTS,
+        "open_count": COUNTS,
+        "won_count": COUNTS,
+        "lost_count": COUNTS,
+        "pipeline_value": MONEY,
+        "weighted_pipeline_value": MONEY,
+        "won_value": MONEY,
+        "win_rate": st.none() | st.floats(0, 1),
+        "average_deal_size": st.none() | MONEY,
+    }
+)
+ROWS = st.lists(st.tuples(st.text(min_size=1, max_size=6), METRICS), max_size=30)
+
+
+def doc(team: Any) -> dict[str, Any]:
+    return {
+        "_id": "7",
+        "scope": "TEAM",
+        "metrics": {},
+        "team": team,
+        "as_of": 3,
+        "updated_at": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+
+
+@given(rows=ROWS)
+def test_rows_read_back_exactly_in_order(rows: list[tuple[str, dict[str, Any]]]) -> None:
+    stored = team_table(rows)
+    assert isinstance(stored, str)
+    expected = [{"salesperson_id": sid, "metrics": metrics} for sid, metrics in rows]
+    assert team_rows(stored) == expected  # floats compare exactly: no rounding on the way
+    parsed = DashboardDoc.model_validate(doc(stored))
+    assert [row.model_dump() for row in parsed.team] == expected
+
+
+@given(rows=ROWS)
+def test_the_earlier_list_form_reads_the_same(rows: list[tuple[str, dict[str, Any]]]) -> None:
+    legacy = [{"salesperson_id": sid, "metrics": metrics} for sid, metrics in rows]
+    assert team_rows(legacy) == legacy
+    assert DashboardDoc.model_validate(doc(legacy)) == DashboardDoc.model_validate(
+        doc(team_table(rows))
+    )
+
+
+def test_an_empty_or_missing_table_has_no_rows() -> None:
+    assert team_rows(team_table([])) == [] and team_rows(None) == []
+    assert DashboardDoc.model_validate(doc("[]")).team == []
+
+
+# ------------------------------------------------------------ rows rendered once, reused
+OPEN, WON, LOST = OpportunityStatus.OPEN, OpportunityStatus.WON, OpportunityStatus.LOST
+PEOPLE = [str(i) for i in range(1, 7)]
+
+
+def profile(uid: str, name: str) -> UserProfile:
+    link = OdooLink(int(uid), None, None, LinkMethod.NONE)
+    return UserProfile(uid, f"{uid}@x", name, True, link, Hierarchy(None, (), (), False, 0))
+
+
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("deal"),
+            st.sampled_from([*PEOPLE, "99", None]),  # 99: no profile; None: unassigned
+            st.sampled_from([OPEN, WON, LOST]),
+            st.integers(0, 5),
+            st.booleans(),  # add or remove
+        ),
+        st.tuples(st.just("rename"), st.sampled_from(PEOPLE), st.sampled_from(["a", "B", "b"])),
+    ),
+    max_size=40,
+)
+
+
+@given(steps=STEPS)
+def test_shared_rows_render_the_same_tables_as_the_domain(steps: list[tuple[Any, ...]]) -> None:
+    # Two viewers' states over the same changes (one sees only half the people), rendered
+    # through one TeamRows after every step, as a flush does: equal to rendering each table
+    # afresh from the domain's rows, including after renames and rows going empty.
+    rows = TeamRows()
+    profiles = {uid: profile(uid, "same") for uid in PEOPLE}
+    everyone, half = DashboardState(), DashboardState()
+    added: list[Contribution] = []
+    for step in steps:
+        if step[0] == "rename":
+            profiles = {**profiles, step[1]: profile(step[1], step[2])}
+            rows.clear()  # as the projection does when the chart changes
+        else:
+            _, sid, status, value, add = step
+            c = Contribution(status, sid, 1, value * 100, value * 50)
+            if not add and c in added:
+                added.remove(c)
+                everyone.remove(c)
+                if sid in PEOPLE[:3]:
+                    half.remove(c)
+            elif add:
+                added.append(c)
+                everyone.add(c)
+                if sid in PEOPLE[:3]:
+                    half.add(c)
+        for state in (everyone, half):
+            data = state.render({}, profiles, scope=DashboardScope.TEAM)
+            expected = dashboard_values(data)["team"]
+            assert rows.table(state, profiles) == expected
