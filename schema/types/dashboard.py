@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from projections.read_models import MetricsDoc, SalespersonMetricsDoc
+from projections.read_models import MetricsDoc, TeamRowDoc
 from schema.context import Context
 from schema.readers.profiles import required_profiles, viewer_profile
 from schema.types.enums import DashboardScope
@@ -28,7 +28,7 @@ class Metrics:
     average_deal_size: float | None
 
     @classmethod
-    def from_doc(cls, doc: MetricsDoc) -> Metrics:
+    def from_doc(cls, doc: MetricsDoc | TeamRowDoc) -> Metrics:
         return cls(
             total_count=doc.total_count,
             open_count=doc.open_count,
@@ -63,7 +63,7 @@ async def _team(root: Dashboard, info: strawberry.Info[Context]) -> list[Salespe
     rows = root.team_rows
     people = await required_profiles(info.context, [row.salesperson_id for row in rows])
     return [
-        SalespersonMetrics(metrics=Metrics.from_doc(row.metrics), salesperson=person)
+        SalespersonMetrics(metrics=Metrics.from_doc(row), salesperson=person)
         for person, row in zip(people, rows, strict=True)
     ]
 
@@ -74,7 +74,7 @@ class Dashboard:
     metrics: Metrics
     by_stage: list[StageMetrics]
     team: list[SalespersonMetrics] = strawberry.field(resolver=_team)
-    team_rows: strawberry.Private[Sequence[SalespersonMetricsDoc]]
+    team_rows: strawberry.Private[Sequence[TeamRowDoc]]
     as_of: int = strawberry.field(description="The event-store position this reflects")
     updated_at: datetime
 

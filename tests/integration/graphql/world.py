@@ -34,10 +34,10 @@ from projections.read_models import (
     OrgNodeDoc,
     PersonDoc,
     SalespersonDoc,
-    SalespersonMetricsDoc,
     StageDoc,
     StageListDoc,
     StageMetricsDoc,
+    TeamRowDoc,
     UserProfileDoc,
 )
 
@@ -262,10 +262,7 @@ def dashboard_doc(world: World, owner: str, *, pipeline: float, as_of: int = 10)
         scope=scope,  # type: ignore[arg-type]
         metrics=metrics(3, pipeline),
         by_stage=[StageMetricsDoc(stage=world.stages["new"], count=3, value=pipeline)],
-        team=[
-            SalespersonMetricsDoc(salesperson_id=world[t].id, metrics=metrics(1, pipeline / 3))
-            for t in team
-        ],
+        team=[TeamRowDoc.of(world[t].id, metrics(1, pipeline / 3).model_dump()) for t in team],
         as_of=as_of,
         updated_at=datetime.now(UTC),
     )

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from domain.metrics import Contribution, DashboardScope, DashboardState, OpportunityStatus
 from domain.org import Hierarchy, LinkMethod, OdooLink, UserProfile
 from projections.dashboards import TeamRows, dashboard_values
-from projections.read_models import DashboardDoc, team_rows, team_table
+from projections.read_models import DashboardDoc, TeamRowDoc, team_rows, team_table
 
 COUNTS = st.integers(0, 10**9)
 MONEY = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -51,7 +51,8 @@ def test_rows_read_back_exactly_in_order(rows: list[tuple[str, dict[str, Any]]])
     expected = [{"salesperson_id": sid, "metrics": metrics} for sid, metrics in rows]
     assert team_rows(stored) == expected  # floats compare exactly: no rounding on the way
     parsed = DashboardDoc.model_validate(doc(stored))
-    assert [row.model_dump() for row in parsed.team] == expected
+    assert parsed.team == [TeamRowDoc.of(sid, metrics) for sid, metrics in rows]
+    assert parsed.model_dump(by_alias=True)["team"] == stored  # dumps the stored form
 
 
 @given(rows=ROWS)
