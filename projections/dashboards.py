@@ -55,6 +55,7 @@ from projections.framework.projection import Handler
 from projections.read_models import (
     ADMIN_DASHBOARD_ID,
     DASHBOARDS,
+    Person,
     dashboard_channel,
     join_team_rows,
     team_row,
@@ -102,8 +103,14 @@ def dashboard_values(data: DashboardData) -> dict[str, Any]:
             {"stage": stage_doc(row.stage), "count": row.count, "value": row.value}
             for row in data.by_stage
         ],
-        "team": team_table([(row.salesperson.id, metrics_doc(row.metrics)) for row in data.team]),
+        "team": team_table(
+            [(_person(row.salesperson), metrics_doc(row.metrics)) for row in data.team]
+        ),
     }
+
+
+def _person(profile: UserProfile) -> Person:
+    return (profile.id, profile.name, profile.email, profile.active)
 
 
 class TeamRows:
@@ -129,7 +136,7 @@ class TeamRows:
             cached = self._rows.get(sid)
             if cached is None or cached[1] is not profile or cached[0] != agg:
                 metrics = agg.to_metrics()
-                text = team_row(sid, metrics_doc(metrics))
+                text = team_row(_person(profile), metrics_doc(metrics))
                 cached = (agg, profile, team_order(profile, metrics), text)
                 self._rows[sid] = cached
             entries.append((cached[2], cached[3]))

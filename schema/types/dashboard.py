@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import strawberry
@@ -10,9 +10,11 @@ import strawberry
 from projections.read_models import MetricsDoc, TeamRowDoc
 from schema.context import Context
 from schema.readers.profiles import required_profiles, viewer_profile
+from schema.session import Caller
 from schema.types.enums import DashboardScope
 from schema.types.opportunities import Stage, money
 from schema.types.people import UserProfile
+from schema.visibility import reads_profile
 
 
 @strawberry.type
@@ -61,11 +63,28 @@ async def _team(root: Dashboard, info: strawberry.Info[Context]) -> list[Salespe
     # Plain fields below this one: a resolver per row (up to every user's row for a CEO or
     # an admin) cost several times the rest of the dashboard.
     rows = root.team_rows
-    people = await required_profiles(info.context, [row.salesperson_id for row in rows])
+    caller = await info.context.session.caller()
+    # Rows carry the salesperson as shown; only rows of the earlier stored form (no name)
+    # are completed from the profiles, in one read.
+    older = [row.salesperson_id for row in rows if row.name is None]
+    found = dict(zip(older, await required_profiles(info.context, older), strict=True))
     return [
-        SalespersonMetrics(metrics=Metrics.from_doc(row), salesperson=person)
-        for person, row in zip(people, rows, strict=True)
+        SalespersonMetrics(
+            metrics=Metrics.from_doc(row), salesperson=_salesperson(caller, row, found)
+        )
+        for row in rows
     ]
+
+
+def _salesperson(caller: Caller, row: TeamRowDoc, found: Mapping[str, UserProfile]) -> UserProfile:
+    sid = row.salesperson_id
+    if row.name is None:
+        return found[sid]
+    if not reads_profile(caller, sid):
+        return UserProfile.placeholder(sid)  # as required_profiles answers for such a row
+    return UserProfile(
+        id=strawberry.ID(sid), email=row.email or "", name=row.name, active=bool(row.active)
+    )
 
 
 @strawberry.type

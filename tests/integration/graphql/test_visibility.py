@@ -227,12 +227,13 @@ async def test_a_viewer_without_a_dashboard_yet_gets_an_empty_one(live: Live) ->
     assert (max_data["scope"], max_data["asOf"]) == ("TEAM", 0)
 
 
-async def test_team_rows_name_each_salesperson_even_past_one_read_and_without_a_profile(
+async def test_team_rows_of_the_earlier_form_are_named_from_profiles_past_one_read(
     live: Live,
 ) -> None:
-    """The team's profiles are read in bounded batches (``MAX_IDS_PER_FIND`` ids a query);
-    a row whose profile document is missing (the profile projection lags) still shows its
-    id, with empty fields, instead of failing the dashboard."""
+    """Rows stored before they carried the salesperson (a list of row documents) are named
+    from the profiles, read in bounded batches (``MAX_IDS_PER_FIND`` ids a query); a row
+    whose profile document is missing (the profile projection lags) still shows its id,
+    with empty fields, instead of failing the dashboard."""
     dashboards = await live.collection(DASHBOARDS)
     profiles = await live.collection(USER_PROFILES)
     original = await dashboards.find_one({"_id": ADMIN_DASHBOARD_ID})
@@ -252,10 +253,8 @@ async def test_team_rows_name_each_salesperson_even_past_one_read_and_without_a_
         ]
     )
     try:
-        team = team_table(
-            [(r["salesperson_id"], r["metrics"]) for r in rows]
-            + [(key, row["metrics"]) for key in extra]
-        )
+        team = [{"salesperson_id": r["salesperson_id"], "metrics": r["metrics"]} for r in rows]
+        team += [{"salesperson_id": key, "metrics": row["metrics"]} for key in extra]
         await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, {**original, "team": team})
         admin = live.token(ADMIN_BY_ROLE, admin=True)
         data = (await live.data(DASHBOARD, token=admin))["dashboard"]
@@ -267,3 +266,55 @@ async def test_team_rows_name_each_salesperson_even_past_one_read_and_without_a_
     finally:
         await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, original)
         await profiles.delete_many({"_id": {"$in": extra}})
+
+
+async def test_team_rows_show_their_salesperson_without_reading_profiles(live: Live) -> None:
+    """Rows carry the salesperson as shown: a profile document that is gone (or lags) does
+    not blank a row."""
+    dashboards = await live.collection(DASHBOARDS)
+    profiles = await live.collection(USER_PROFILES)
+    original = await dashboards.find_one({"_id": ADMIN_DASHBOARD_ID})
+    assert original is not None
+    rows = team_rows(original["team"])
+    ana = live.world["ana"]
+    saved = await profiles.find_one({"_id": ana.id})
+    assert saved is not None and any(r["salesperson_id"] == ana.id for r in rows)
+    renamed = team_table(
+        [
+            ((r["salesperson_id"], f"Row {r['name']}", r["email"], r["active"]), r["metrics"])
+            for r in rows
+        ]
+    )
+    try:
+        await profiles.delete_one({"_id": ana.id})
+        await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, {**original, "team": renamed})
+        admin = live.token(ADMIN_BY_ROLE, admin=True)
+        data = (await live.data(DASHBOARD, token=admin))["dashboard"]
+        shown = {r["salesperson"]["id"]: r["salesperson"]["name"] for r in data["team"]}
+        assert shown == {r["salesperson_id"]: f"Row {r['name']}" for r in rows}
+    finally:
+        await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, original)
+        await profiles.replace_one({"_id": ana.id}, saved, upsert=True)
+
+
+async def test_a_team_row_outside_the_viewers_tree_is_not_shown(live: Live) -> None:
+    """A manager's document is their own, but a stale row naming someone outside their
+    tree (written before an org change, say) shows neither the numbers nor the name."""
+    dashboards = await live.collection(DASHBOARDS)
+    maya = live.world["maya"]
+    original = await dashboards.find_one({"_id": maya.id})
+    assert original is not None
+    rows = team_rows(original["team"])
+    cleo = live.world["cleo"]  # in Max's tree, not Maya's
+    stale = [*rows, {**rows[0], "salesperson_id": cleo.id, "name": cleo.name}]
+    table = team_table(
+        [((r["salesperson_id"], r["name"], r["email"], r["active"]), r["metrics"]) for r in stale]
+    )
+    try:
+        await dashboards.replace_one({"_id": maya.id}, {**original, "team": table})
+        data = (await live.data(DASHBOARD, token=live.token_of("maya")))["dashboard"]
+        shown = [r["salesperson"]["id"] for r in data["team"]]
+        assert shown == [r["salesperson_id"] for r in rows] and cleo.id not in shown
+        assert cleo.name not in str(data)
+    finally:
+        await dashboards.replace_one({"_id": maya.id}, original)

@@ -262,7 +262,13 @@ def dashboard_doc(world: World, owner: str, *, pipeline: float, as_of: int = 10)
         scope=scope,  # type: ignore[arg-type]
         metrics=metrics(3, pipeline),
         by_stage=[StageMetricsDoc(stage=world.stages["new"], count=3, value=pipeline)],
-        team=[TeamRowDoc.of(world[t].id, metrics(1, pipeline / 3).model_dump()) for t in team],
+        team=[
+            TeamRowDoc.of(
+                (world[t].id, world[t].name, world[t].email, t != "dora"),
+                metrics(1, pipeline / 3).model_dump(),
+            )
+            for t in team
+        ],
         as_of=as_of,
         updated_at=datetime.now(UTC),
     )
