@@ -216,6 +216,9 @@ async def projection_figures(
     # Incremental: one opportunity change -> the salesperson's dashboard document updated.
     rng = random.Random(11)
     latencies: list[float] = []
+    # The first change after start() also waits for the workers to load the read models
+    # they keep in memory (a start-up cost, not a change's): it is timed on its own.
+    first: list[float] = []
     await runner.start()
     try:
         head = await store.head_position()
@@ -223,7 +226,9 @@ async def projection_figures(
             raise RuntimeError("live runner did not catch up")
         invalidate_active()
         dashboards = await active_collection(db, "dashboard_metrics", DASHBOARDS)
-        for _ in range(changes):
+        for _ in range(changes * 3):  # some picks are not open deals and are skipped
+            if len(latencies) >= changes:
+                break
             n = rng.randrange(1, gen.leads + 1)
             stream = StreamRef("opportunity", str(n))
             history = await store.read_stream(stream)
@@ -245,7 +250,7 @@ async def projection_figures(
             doc = await dashboards.find_one({"_id": str(lead.user_id)}, {"as_of": 1})
             elapsed = time.perf_counter() - started
             if ok and doc is not None and doc["as_of"] >= result.first_position:
-                latencies.append(elapsed * 1000)
+                (latencies if first else first).append(elapsed * 1000)
     finally:
         await runner.stop()
     figures.append(
@@ -256,7 +261,9 @@ async def projection_figures(
             target="p99 < 20 ms",
             met=bool(latencies) and pct(latencies, 99) < 20,
             note=f"{len(latencies)} changes, live runner in-process, append -> "
-            "checkpoint -> find_one sees as_of",
+            "checkpoint -> find_one sees as_of; the first change after the runner started "
+            f"(timed apart: it waits for the workers to load their state) "
+            f"{first[0] if first else float('nan'):,.0f} ms",
         )
     )
     return figures, []
