@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 
 from bench import event_store_bench
 from bench.generate import Generated, email, generate
@@ -276,6 +277,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_projections_loaded(
+    mongo_url: str, db_name: str, since: float, proc: subprocess.Popen[bytes]
+) -> None:
+    """Until the server's projection workers have loaded their state and caught up (each
+    checkpoint turned LIVE after ``since``). Ready (/readyz) comes first: at 100,000
+    opportunities the workers then read their read models for tens of seconds, and figures
+    measured meanwhile were the start-up's, not the steady state's."""
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(mongo_url)
+    try:
+        names = {projection().name for projection in PROJECTIONS}
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            states = client[db_name]["projection_state"].find({}, {"state": 1, "updated": 1})
+            live = {d["_id"] for d in states if d.get("state") == "LIVE" and d["updated"] > since}
+            if names <= live:
+                return
+            time.sleep(0.5)
+        raise RuntimeError("the server's projections did not turn live")
+    finally:
+        client.close()
+
+
 @contextlib.contextmanager
 def pulse_server(mongo_url: str, db_name: str, secret: str, log: Path) -> Iterator[str]:
     port = free_port()
@@ -291,6 +314,7 @@ def pulse_server(mongo_url: str, db_name: str, secret: str, log: Path) -> Iterat
             cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
+        started = time.time()
         try:
             deadline = time.monotonic() + 120
             while True:
@@ -300,6 +324,7 @@ def pulse_server(mongo_url: str, db_name: str, secret: str, log: Path) -> Iterat
                     if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                         break
                 time.sleep(0.3)
+            wait_projections_loaded(mongo_url, db_name, started, proc)
             yield base
         finally:
             proc.terminate()

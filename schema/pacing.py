@@ -13,6 +13,13 @@ The cost is measured as the wall time from handing a value over until the genera
 resumed (Strawberry executes the selection and sends the message in between), so it also
 grows when the whole process is busy: the gaps widen under load, which is the point.
 The first change after a quiet spell is never delayed.
+
+``factor`` was 10 while a CEO's or an admin's push cost ~150 ms of CPU. Since team rows are
+stored as one text with the salesperson in them and plain selections skip graphql-core's
+per-field machinery, such a push costs ~15 ms, and the wall time the gap is computed from
+is mostly waiting on the busy process: at 1,000 subscribers and 2 webhooks a second, a
+factor of 10 kept those dashboards seconds behind (webhook -> push p99 1,677 ms, one run;
+3: 1,009 ms, the next). 3 still bounds a subscription to about a quarter of the time.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from contextlib import contextmanager
 
 MIN_GAP = 0.05  # seconds: at most 20 pushes a second even for a cheap dashboard
 MAX_GAP = 2.0  # seconds: a busy dashboard is still refreshed at least this often
-COST_FACTOR = 10.0
+COST_FACTOR = 3.0
 
 
 class PushPacer:
