@@ -25,7 +25,7 @@ from graphql.execution import Executor
 from graphql.pyutils import AwaitableOrValue, Path, RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.plain_completion import FieldDetailsList, GroupedFieldSet, PlainCompleter
+from schema.plain_completion import Complete, FieldDetailsList, GroupedFieldSet, PlainCompleter
 
 
 class PulseExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -66,14 +66,10 @@ class PulseExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> AwaitableOrValue[dict[str, Any]]:
         completer = self._completer()
-        complete = None
         if completer is not None:
-            complete = completer.object_completion(return_type, field_details_list)
-        if complete is not None:
-            try:
-                return complete(result)  # type: ignore[no-any-return]
-            except Exception:  # noqa: S110 - graphql-core redoes it and reports the error
-                pass
+            done = _attempt(completer.object_completion(return_type, field_details_list), result)
+            if done is not GAVE_UP:
+                return done  # type: ignore[no-any-return]
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
@@ -91,12 +87,23 @@ class PulseExecutor(StrawberryGraphQLCoreExecutionContext):
         # completion costs a path, an awaitable check and three calls per item.
         completer = self._completer()
         if completer is not None and isinstance(result, list | tuple):
-            complete = completer.list_completion(return_type, field_details_list)
-            if complete is not None:
-                try:
-                    return complete(result)  # type: ignore[no-any-return]
-                except Exception:  # noqa: S110 - graphql-core redoes it and reports the error
-                    pass
+            done = _attempt(completer.list_completion(return_type, field_details_list), result)
+            if done is not GAVE_UP:
+                return done  # type: ignore[no-any-return]
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+
+GAVE_UP = object()
+
+
+def _attempt(complete: Complete | None, result: Any) -> Any:
+    """The fast path's value, or ``GAVE_UP``: no fast path for this selection, or the value
+    is not plain (graphql-core then completes it from the start and reports any error)."""
+    if complete is None:
+        return GAVE_UP
+    try:
+        return complete(result)
+    except Exception:
+        return GAVE_UP
