@@ -147,7 +147,7 @@ class TeamRows:
 class DashboardProjection(Projection):
     name = "dashboard_metrics"
     collections = (CollectionSpec(DASHBOARDS), CollectionSpec(REFS))
-    version = 2  # 2: team rows stored as one text (read_models.team_table)
+    version = 2  # 2: team rows as one text carrying the salesperson (read_models.team_table)
 
     def __init__(self) -> None:
         self.records = RecordSet(REFS)
