@@ -249,7 +249,11 @@ def team_table(rows: Sequence[tuple[Person, Mapping[str, Any]]]) -> str:
 
 def team_row(person: Person, metrics: Mapping[str, Any]) -> str:
     """One row of a ``team_table`` (rows are rendered once and reused across viewers)."""
-    return json.dumps(TeamRowDoc.of(person, metrics), separators=(",", ":"))
+    return _row_text(TeamRowDoc.of(person, metrics))
+
+
+def _row_text(row: TeamRowDoc) -> str:
+    return json.dumps(row, separators=(",", ":"))
 
 
 def join_team_rows(rows: Sequence[str]) -> str:
@@ -309,7 +313,7 @@ class DashboardDoc(Doc):
 
     @field_serializer("team")
     def _team_text(self, rows: list[TeamRowDoc]) -> str:
-        return join_team_rows([json.dumps(row, separators=(",", ":")) for row in rows])
+        return join_team_rows([_row_text(row) for row in rows])
 
 
 DASHBOARDS = "dashboard_metrics"
