@@ -25,7 +25,13 @@ from graphql.execution import Executor
 from graphql.pyutils import AwaitableOrValue, Path, RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from schema.plain_completion import Complete, FieldDetailsList, GroupedFieldSet, PlainCompleter
+from schema.plain_completion import (
+    Complete,
+    FieldDetailsList,
+    FieldPlan,
+    GroupedFieldSet,
+    PlainCompleter,
+)
 
 
 class PulseExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -93,6 +99,56 @@ class PulseExecutor(StrawberryGraphQLCoreExecutionContext):
         return super().complete_list_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: dict[str, FieldDetailsList],
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        # An object whose selection is only partly plain (an opportunity: a dozen attributes
+        # beside its ``salesperson`` resolver): its plain fields are completed here, the
+        # others, and any plain one whose value is not plain, by graphql-core as usual.
+        completer = self._completer()
+        plan = None if completer is None else completer.field_plan(parent_type, grouped_field_set)
+        if plan is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        done: dict[str, Any] = {}
+        rest: dict[str, FieldDetailsList] = {}
+        for key, details, step in plan:
+            if step is not None:
+                try:
+                    done[key] = step[1](step[0](source_value))
+                    continue
+                except Exception:  # noqa: S110 - graphql-core completes it again, with its error
+                    pass
+            rest[key] = details
+        if not rest:
+            return done
+        executed = super().execute_fields(parent_type, source_value, path, rest, position_context)
+        if self.is_awaitable(executed):
+
+            async def in_order() -> dict[str, Any]:
+                return _in_selection_order(plan, done, await executed)
+
+            return in_order()
+        return _in_selection_order(plan, done, executed)  # type: ignore[arg-type]
+
+
+def _in_selection_order(
+    plan: FieldPlan, done: dict[str, Any], executed: dict[str, Any]
+) -> dict[str, Any]:
+    """Response keys in the order of the selection, as graphql-core would build them (a
+    field graphql-core leaves out, unknown to the schema, stays out)."""
+    return {
+        key: done[key] if key in done else executed[key]
+        for key, _, _ in plan
+        if key in done or key in executed
+    }
 
 
 GAVE_UP = object()

@@ -50,6 +50,10 @@ GroupedFieldSet = Mapping[str, FieldDetailsList]
 Collect = Callable[[GraphQLObjectType, FieldDetailsList], GroupedFieldSet | None]
 Complete = Callable[[Any], Any]
 """Completes one value of a compiled (wrapped) output type; raises ``NotPlain``."""
+FieldStep = tuple[Callable[[Any], Any], Complete]
+"""A plain field: read its value from the source, then complete it."""
+FieldPlan = list[tuple[str, FieldDetailsList, FieldStep | None]]
+"""Per response key of a selection: its field nodes, and its step when the field is plain."""
 
 STRAWBERRY_FIELD = "strawberry-definition"  # GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -164,6 +168,7 @@ class PlainCompleter:
         self._collect = collect
         # id(grouped field set) -> (the set, kept alive so its id is not reused; completion)
         self._objects: dict[int, tuple[GroupedFieldSet, Complete | None]] = {}
+        self._plans: dict[int, tuple[GroupedFieldSet, FieldPlan | None]] = {}
 
     def object_completion(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -189,24 +194,44 @@ class PlainCompleter:
             return None
         return self._type(list_type, field_details_list)
 
+    def field_plan(
+        self, object_type: GraphQLObjectType, grouped: GroupedFieldSet
+    ) -> FieldPlan | None:
+        """Per field of a selection that mixes plain fields with others (an opportunity's
+        attributes beside its ``salesperson`` resolver): how to complete each plain one, or
+        None for a field graphql-core must execute. None when no field is plain."""
+        cached = self._plans.get(id(grouped))
+        if cached is not None:
+            return cached[1]
+        steps = [
+            (key, details, self._field(object_type, details)) for key, details in grouped.items()
+        ]
+        plan = steps if any(step is not None for _, _, step in steps) else None
+        self._plans[id(grouped)] = (grouped, plan)
+        return plan
+
     def _compile(self, object_type: GraphQLObjectType, grouped: GroupedFieldSet) -> Complete | None:
         fields: list[tuple[str, Callable[[Any], Any], Complete]] = []
         for response_key, details in grouped.items():
-            if any(d.defer_usage is not None or d.node.directives for d in details):
-                return None  # @defer, or directives the general path must see
-            name = details[0].node.name.value
-            if name == "__typename":
-                fields.append((response_key, _typename(object_type.name), _identity))
-                continue
-            field = object_type.fields.get(name)
-            get = None if field is None else attribute_getter(field)
-            if field is None or get is None:
+            step = self._field(object_type, details)
+            if step is None:
                 return None
-            finish = self._type(field.type, details)
-            if finish is None:
-                return None
-            fields.append((response_key, get, finish))
+            fields.append((response_key, *step))
         return _object(fields, object_type.name)
+
+    def _field(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> FieldStep | None:
+        """How to read and complete one plain field, or None when it is not plain."""
+        if any(d.defer_usage is not None or d.node.directives for d in details):
+            return None  # @defer, or directives the general path must see
+        name = details[0].node.name.value
+        if name == "__typename":
+            return _typename(object_type.name), _identity
+        field = object_type.fields.get(name)
+        get = None if field is None else attribute_getter(field)
+        if field is None or get is None:
+            return None
+        finish = self._type(field.type, details)
+        return None if finish is None else (get, finish)
 
     def _type(self, output_type: GraphQLOutputType, details: FieldDetailsList) -> Complete | None:
         if isinstance(output_type, GraphQLNonNull):

@@ -125,7 +125,7 @@ async def _change_for(
     it is gone or no longer visible (the notice came on the caller's own channel, so they
     could see it before), else the notice's kind (UPDATED for a stale REMOVED)."""
     row = await find_opportunity_row(ctx, notice.opportunity_id)
-    node = None if row is None else visible_opportunity(caller, row)
+    node = None if row is None else await visible_opportunity(ctx, caller, row)
     if row is None or node is None:
         removed = OpportunityChange(
             kind=ChangeKind.REMOVED,

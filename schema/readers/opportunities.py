@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,7 +60,8 @@ from schema.types.opportunities import (
     OpportunityFilter,
     PageInfo,
 )
-from schema.visibility import opportunity_scope, sees_opportunity
+from schema.types.people import UserProfile
+from schema.visibility import opportunity_scope, reads_profile, sees_opportunity
 
 log = logging.getLogger("pulse.graphql")
 
@@ -213,15 +214,48 @@ async def _rows(
     return rows
 
 
-def visible_opportunity(caller: Caller, row: dict[str, Any]) -> Opportunity | None:
+def _visible_doc(caller: Caller, row: dict[str, Any]) -> OpportunityDoc | None:
     if not sees_opportunity(caller, row):
         return None
     try:
-        return Opportunity.from_doc(OpportunityDoc.model_validate(row))
+        return OpportunityDoc.model_validate(row)
     except ValidationError:
         # A malformed read-model document is a projection bug: skip it, loudly.
         log.error("opportunity read model %r does not match OpportunityDoc", row.get("_id"))
         return None
+
+
+async def opportunity_nodes(
+    ctx: Context, caller: Caller, rows: Sequence[dict[str, Any]]
+) -> list[Opportunity | None]:
+    """Per row, its node, or None when the caller may not see it (or it is malformed). The
+    salespeople the caller may read come in one read for all the rows (``readable_profile``'s
+    rule: a salesperson the caller may not read, or without a profile, shows as null)."""
+    docs = [_visible_doc(caller, row) for row in rows]
+    wanted = {
+        doc.salesperson_id
+        for doc in docs
+        if doc is not None and doc.salesperson_id is not None
+        and reads_profile(caller, doc.salesperson_id)
+    }  # fmt: skip
+    cards = await ctx.loaders.card_map(sorted(wanted)) if wanted else {}
+    return [
+        None
+        if doc is None
+        else Opportunity.from_doc(
+            doc,
+            None
+            if doc.salesperson_id not in cards
+            else UserProfile.from_card(cards[doc.salesperson_id]),
+        )
+        for doc in docs
+    ]
+
+
+async def visible_opportunity(
+    ctx: Context, caller: Caller, row: dict[str, Any]
+) -> Opportunity | None:
+    return (await opportunity_nodes(ctx, caller, [row]))[0]
 
 
 @dataclass
@@ -307,9 +341,9 @@ async def list_opportunities(
     has_next = len(rows) > count
     edges: list[OpportunityEdge] = []
     end_cursor: str | None = None
-    for row in rows[:count]:
+    nodes = await opportunity_nodes(ctx, caller, rows[:count])
+    for row, node in zip(rows[:count], nodes, strict=True):
         end_cursor = encode_cursor(order.value, sort.kind, row.get(sort.field), str(row["_id"]))
-        node = visible_opportunity(caller, row)
         if node is not None:
             edges.append(OpportunityEdge(cursor=end_cursor, node=node))
     total = TotalCount(ctx, caller, statuses, bool(parts), base)
@@ -324,7 +358,7 @@ async def find_opportunity(ctx: Context, opportunity_id: str) -> Opportunity | N
     """None when unknown or not visible: the caller cannot tell the two apart."""
     caller = await ctx.session.caller()
     row = await find_opportunity_row(ctx, opportunity_id)
-    return None if row is None else visible_opportunity(caller, row)
+    return None if row is None else await visible_opportunity(ctx, caller, row)
 
 
 async def find_opportunity_row(ctx: Context, opportunity_id: str) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ from schema import described
 from schema.context import Context
 from schema.json_values import to_json
 from schema.readers.history import read_history
-from schema.readers.profiles import readable_profile
 from schema.types.enums import ChangeKind, OpportunityStatus
 from schema.types.people import UserProfile
 
@@ -93,13 +92,10 @@ class Opportunity:
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    salesperson_id: strawberry.Private[str | None]
-
-    @strawberry.field
-    async def salesperson(self, info: strawberry.Info[Context]) -> UserProfile | None:
-        if self.salesperson_id is None:
-            return None
-        return await readable_profile(info.context, self.salesperson_id)
+    # Read with the node (``schema.readers.opportunities.opportunity_nodes``: one read for a
+    # page's salespeople), not by a resolver: an async resolver per node made graphql-core
+    # complete every node of a page through coroutines and tasks, half of a page's CPU.
+    salesperson: UserProfile | None  # null when unassigned or not readable by the caller
 
     @described.field("The opportunity's events, newest first.")
     async def history(
@@ -109,7 +105,7 @@ class Opportunity:
         return [HistoryEntry.from_event(e) for e in events]
 
     @classmethod
-    def from_doc(cls, doc: OpportunityDoc) -> Opportunity:
+    def from_doc(cls, doc: OpportunityDoc, salesperson: UserProfile | None) -> Opportunity:
         return cls(
             id=strawberry.ID(doc.id),
             odoo_id=doc.odoo_id,
@@ -133,7 +129,7 @@ class Opportunity:
             closed_at=doc.closed_at,
             created_at=doc.created_at,
             updated_at=doc.updated_at,
-            salesperson_id=doc.salesperson_id,
+            salesperson=salesperson,
         )
 
 

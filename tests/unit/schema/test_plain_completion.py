@@ -231,6 +231,33 @@ def test_the_fast_path_is_taken_for_plain_lists(monkeypatch: Any) -> None:
     assert '"color": "RED"' in pulse[0]
 
 
+def test_plain_fields_beside_resolvers_are_completed_on_the_fast_path(monkeypatch: Any) -> None:
+    # Node mixes attributes with resolvers (computed, later): its attributes are read by the
+    # plan, only the resolvers go through graphql-core's execute_field.
+    executed: list[str] = []
+    original = StrawberryGraphQLCoreExecutionContext.execute_field
+
+    def spy(self: Any, parent_type: Any, source: Any, details: Any, *rest: Any) -> Any:
+        executed.append(f"{parent_type.name}.{details[0].node.name.value}")
+        return original(self, parent_type, source, details, *rest)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_field", spy)
+    leaf = Leaf(i=1, f=1.5, s="s", b=True, id="x", oi=None, of=None, color=Color.RED,
+                when=datetime(2026, 1, 1, tzinfo=UTC), tags=["t"], grid=None)  # fmt: skip
+    node = Node(name="n", leaf=leaf, maybe=None, leaves=[leaf], opt_leaves=None, pet=None)
+    query = "{ roots { name later leaf { i } computed maybe { s } } }"
+    root = Query(root=node, roots=[node, node])
+    stock = outcome(STOCK, query, root)
+    assert "Node.name" in executed  # graphql-core executes every field
+    executed.clear()
+    pulse = outcome(PULSE, query, root)
+    assert pulse == stock
+    assert json.loads(pulse[0])["roots"][0] == {
+        "name": "n", "later": 1, "leaf": {"i": 1}, "computed": "n", "maybe": None,
+    }  # fmt: skip
+    assert executed == ["Query.roots", *["Node.later", "Node.computed"] * 2]
+
+
 class Denied(strawberry.BasePermission):
     message = "denied"
 
