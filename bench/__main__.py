@@ -44,6 +44,7 @@ from domain.events import StreamRef
 from domain.model import LeadRecord
 from infrastructure.auth import mint_token
 from infrastructure.eventstore.mongo import MongoEventStore
+from infrastructure.heap import settle_heap
 from infrastructure.mongo.client import create_client
 from infrastructure.mongo.embedded import EmbeddedStore
 from projections.catalog import PROJECTIONS
@@ -190,7 +191,8 @@ async def projection_figures(
     # lease_seconds: with the default 15 s the rebuild dies with LeaseLost (the event loop is
     # blocked longer than the lease's local validity; see LESSONS.md).
     config = RunnerConfig(resume_rebuilds=False, drop_grace=0.0, lease_seconds=LEASE_SECONDS)
-    runner = ProjectionRunner(db, store, PROJECTIONS, config=config)
+    # As in `pulse worker`: the heap is settled once the live workers have loaded their state.
+    runner = ProjectionRunner(db, store, PROJECTIONS, config=config, on_settled=settle_heap)
     for _ in range(rounds):
         reads.append(await read_only(store))
         started = time.perf_counter()

@@ -100,16 +100,18 @@ def create_app(
     *,
     background: bool = True,
     extra_routes: Sequence[BaseRoute] = (),
+    settle_heap: bool = False,
 ) -> Starlette:
     """``background``: run the projection runner, the webhook inbox drainer and the sync
     scheduler in this process (``pulse serve``); tests may turn it off to drive them.
-    ``extra_routes``: more pages (``pulse demo`` adds the demo page at ``/``)."""
+    ``extra_routes``: more pages (``pulse demo`` adds the demo page at ``/``).
+    ``settle_heap``: see ``open_container`` (the CLI's long-running commands set it)."""
     workers: list[InboxDrainer | SyncScheduler] = []
     histogram = LatencyHistogram()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        container = await open_container(settings, store)
+        container = await open_container(settings, store, settle=settle_heap)
         app.state.container = container
         # GraphQL subscriptions listen on the container's hub (one listener per channel per
         # process); the projection runner publishes on the same hub.

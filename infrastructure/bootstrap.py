@@ -25,6 +25,7 @@ from domain.sync import SyncHandler
 from domain.upcasting import UpcasterRegistry
 from infrastructure.broadcast import ChannelHub, create_hub
 from infrastructure.eventstore.mongo import MongoEventStore
+from infrastructure.heap import settle_heap
 from infrastructure.ingestion.runs import MongoSyncRunRepository
 from infrastructure.ingestion.snapshots import MongoSnapshotStore
 from infrastructure.mongo.client import create_client
@@ -159,8 +160,15 @@ class OdooNotConfigured(PulseError):
 
 
 async def open_container(
-    settings: Settings, store: StoreHandle, odoo: OdooGateway | None = None
+    settings: Settings,
+    store: StoreHandle,
+    odoo: OdooGateway | None = None,
+    *,
+    settle: bool = False,
 ) -> Container:
+    """``settle``: a long-running process (``pulse serve``, ``pulse worker``, ``pulse demo``)
+    moves its steady state out of the garbage collector's full passes once its projections
+    are live (``infrastructure.heap``); not for tests and one-shot commands."""
     client = create_client(store.url)
     db = client[settings.mongodb_db]
     event_store = MongoEventStore(db, build_upcasters())
@@ -175,7 +183,9 @@ async def open_container(
         for note in notifications:
             await hub.publish(note.channel, dict(note.payload))
 
-    runner = ProjectionRunner(db, event_store, PROJECTIONS, publish=publish)
+    runner = ProjectionRunner(
+        db, event_store, PROJECTIONS, publish=publish, on_settled=settle_heap if settle else None
+    )
     ingestor = Ingestor(event_store, snapshots, SystemClock(), after_append=runner.notify)
     return Container(
         settings,

@@ -57,7 +57,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     store = StoreHandle.resolve(settings)
     try:
         config = uvicorn.Config(
-            create_app(settings, store),
+            create_app(settings, store, settle_heap=True),
             host=host,
             port=port,
             log_config=None,
@@ -75,14 +75,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         store.close()
 
 
-def _run_with_container(settings: Settings, body: Callable[[Container], Awaitable[int]]) -> int:
+def _run_with_container(
+    settings: Settings, body: Callable[[Container], Awaitable[int]], *, settle: bool = False
+) -> int:
     """Start (or join) the store, open the container, run ``body``, close everything."""
     _raise_on_sigterm()
     store = StoreHandle.resolve(settings)
     try:
 
         async def main() -> int:
-            container = await open_container(settings, store)
+            container = await open_container(settings, store, settle=settle)
             try:
                 return await body(container)
             finally:
@@ -217,7 +219,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             await container.stop_background()
         return 0
 
-    return _run_with_container(settings, body)
+    return _run_with_container(settings, body, settle=True)
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:

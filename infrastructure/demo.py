@@ -205,7 +205,9 @@ async def run_demo(base: Settings, host: str, port: int, interval: float) -> int
     store = StoreHandle.resolve(settings)
     try:
         assert settings.jwt_secret is not None
-        app = create_app(settings, store, extra_routes=demo_routes(settings.jwt_secret))
+        app = create_app(
+            settings, store, extra_routes=demo_routes(settings.jwt_secret), settle_heap=True
+        )
         config = uvicorn.Config(
             app,
             host=host,

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -56,8 +56,13 @@ class ProjectionRunner:
         config: RunnerConfig | None = None,
         owner: str | None = None,
         checkpoints: Checkpoints | None = None,
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
+        """``on_settled``: called each time every projection this process serves has turned
+        LIVE (after start-up's loads, a rebuild's switch, a reload): the moment the process
+        holds its steady state (``infrastructure.heap.settle_heap`` uses it)."""
         self._db, self._store = db, store
+        self._on_settled = on_settled
         self._config = config or RunnerConfig()
         self.owner = owner or default_owner()
         self._checkpoints = checkpoints or Checkpoints(db)
@@ -70,7 +75,9 @@ class ProjectionRunner:
         self._workers: dict[str, ProjectionWorker] = {}
         owned: dict[str, str] = {}
         for factory in projections:
-            worker = ProjectionWorker(factory, self._services, self._signal_commit)
+            worker = ProjectionWorker(
+                factory, self._services, self._signal_commit, self._worker_live
+            )
             if worker.name in self._workers:
                 raise ValueError(f"two projections are named {worker.name!r}")
             for spec in factory().collections:
@@ -136,6 +143,17 @@ class ProjectionRunner:
                 # a paused one would poll for an operator's request at this pace.
                 if worker.holding and not worker.paused and worker.position < head:
                     worker.wake.set()
+
+    def _worker_live(self) -> None:
+        if self._on_settled is None:
+            return
+        # Workers without their lease (another process serves them) hold no state here.
+        serving = [w for w in self._workers.values() if w.holding]
+        if serving and all(w.live for w in serving):
+            try:
+                self._on_settled()
+            except Exception:
+                log.exception("projections: the on_settled hook failed")
 
     def _signal_commit(self) -> None:
         self._committed.set()

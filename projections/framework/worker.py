@@ -45,7 +45,11 @@ class Superseded(Exception):
 
 class ProjectionWorker:
     def __init__(
-        self, factory: ProjectionFactory, services: Services, on_commit: Callable[[], None]
+        self,
+        factory: ProjectionFactory,
+        services: Services,
+        on_commit: Callable[[], None],
+        on_live: Callable[[], None] = lambda: None,
     ) -> None:
         self._factory = factory
         self._probe = factory()  # for its name, routing table and collections only
@@ -55,6 +59,7 @@ class ProjectionWorker:
         self._checkpoints, self._leases = services.checkpoints, services.leases
         self._publish = services.publish
         self._on_commit = on_commit
+        self._on_live = on_live  # after turning LIVE: its state is loaded and caught up
         self.wake = asyncio.Event()
         self.gate = asyncio.Lock()  # held for each batch; a rebuild holds it to switch over
         self.meter = RateMeter()
@@ -73,6 +78,10 @@ class ProjectionWorker:
     @property
     def paused(self) -> bool:
         return self._paused is not None
+
+    @property
+    def live(self) -> bool:
+        return self._state is ProjectionState.LIVE
 
     # ----------------------------------------------------------- lease loop
     async def run(self) -> None:
@@ -205,6 +214,7 @@ class ProjectionWorker:
     async def _caught_up(self) -> None:
         if self._state is not ProjectionState.LIVE:
             await self._set_state(ProjectionState.LIVE)
+            self._on_live()
         now = time.monotonic()
         if now - self._last_generation_check >= self._config.poll_interval:
             # A rebuild in another process may have switched generations while we idled.
@@ -290,3 +300,4 @@ class ProjectionWorker:
         self._state = ProjectionState.LIVE
         self._paused = None
         self.wake.set()
+        self._on_live()
