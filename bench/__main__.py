@@ -191,8 +191,15 @@ async def projection_figures(
     # lease_seconds: with the default 15 s the rebuild dies with LeaseLost (the event loop is
     # blocked longer than the lease's local validity; see LESSONS.md).
     config = RunnerConfig(resume_rebuilds=False, drop_grace=0.0, lease_seconds=LEASE_SECONDS)
-    # As in `pulse worker`: the heap is settled once the live workers have loaded their state.
-    runner = ProjectionRunner(db, store, PROJECTIONS, config=config, on_settled=settle_heap)
+    # As in `pulse worker`: the heap is settled once the live workers have loaded their state
+    # (a full collection of this process, ~0.1-1 s: the changes are timed after it).
+    settled = asyncio.Event()
+
+    def on_settled() -> None:
+        settle_heap()
+        settled.set()
+
+    runner = ProjectionRunner(db, store, PROJECTIONS, config=config, on_settled=on_settled)
     for _ in range(rounds):
         reads.append(await read_only(store))
         started = time.perf_counter()
@@ -227,6 +234,7 @@ async def projection_figures(
         head = await store.head_position()
         if not await runner.wait_until(head, 600):
             raise RuntimeError("live runner did not catch up")
+        await asyncio.wait_for(settled.wait(), 600)
         invalidate_active()
         dashboards = await active_collection(db, "dashboard_metrics", DASHBOARDS)
         for _ in range(changes * 3):  # some picks are not open deals and are skipped

@@ -39,6 +39,7 @@ from projections.framework.worker import ProjectionWorker
 log = logging.getLogger("pulse.projections")
 
 WAIT_POLL = 0.25
+SETTLE_DELAY = 1.0  # seconds without a worker turning LIVE before ``on_settled``
 
 
 def default_owner() -> str:
@@ -58,11 +59,14 @@ class ProjectionRunner:
         checkpoints: Checkpoints | None = None,
         on_settled: Callable[[], None] | None = None,
     ) -> None:
-        """``on_settled``: called each time every projection this process serves has turned
-        LIVE (after start-up's loads, a rebuild's switch, a reload): the moment the process
-        holds its steady state (``infrastructure.heap.settle_heap`` uses it)."""
+        """``on_settled``: called once every projection this process serves has turned LIVE
+        (after start-up's loads, a rebuild's switch, a reload) and none turned LIVE for
+        ``SETTLE_DELAY``: the moment the process holds its steady state
+        (``infrastructure.heap.settle_heap`` uses it). The workers of a start turn LIVE one
+        by one, and take their leases one by one: waiting makes that one call, not four."""
         self._db, self._store = db, store
         self._on_settled = on_settled
+        self._settle_timer: asyncio.TimerHandle | None = None
         self._config = config or RunnerConfig()
         self.owner = owner or default_owner()
         self._checkpoints = checkpoints or Checkpoints(db)
@@ -105,6 +109,9 @@ class ProjectionRunner:
             self._tasks["#tail"] = asyncio.create_task(self._watch_tail(), name="projections:tail")
 
     async def stop(self) -> None:
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+            self._settle_timer = None
         tasks = [*self._tasks.values(), *self._rebuilds.values()]
         await stop_tasks(tasks, on_stuck=_report_stuck)
         self._tasks.clear()
@@ -147,13 +154,21 @@ class ProjectionRunner:
     def _worker_live(self) -> None:
         if self._on_settled is None:
             return
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._settle_timer = loop.call_later(SETTLE_DELAY, self._settle_if_all_live)
+
+    def _settle_if_all_live(self) -> None:
+        self._settle_timer = None
         # Workers without their lease (another process serves them) hold no state here.
         serving = [w for w in self._workers.values() if w.holding]
-        if serving and all(w.live for w in serving):
-            try:
-                self._on_settled()
-            except Exception:
-                log.exception("projections: the on_settled hook failed")
+        if self._on_settled is None or not serving or not all(w.live for w in serving):
+            return
+        try:
+            self._on_settled()
+        except Exception:
+            log.exception("projections: the on_settled hook failed")
 
     def _signal_commit(self) -> None:
         self._committed.set()
