@@ -260,17 +260,35 @@ class OdooClient:
         page_size: int = 500,
     ) -> AsyncIterator[list[OdooRow]]:
         """Pages by offset. Offsets shift if matching records change meanwhile; the sync's
-        look-back window and content comparison absorb that (ODOO.md, sync pitfalls)."""
+        look-back window and content comparison absorb that (ODOO.md, sync pitfalls).
+
+        The next page is requested before this one is handed over, so Odoo reads it while
+        the caller ingests this one (two processes' work overlapped instead of taking
+        turns); at most one request is ahead, and it is cancelled if the caller stops."""
         if page_size <= 0:
             raise ValueError("page_size must be positive")
+
+        def request(offset: int) -> asyncio.Task[list[OdooRow]]:
+            return asyncio.ensure_future(
+                self.search_read(model, domain, fields, order, page_size, offset)
+            )
+
         offset = 0
-        while True:
-            page = await self.search_read(model, domain, fields, order, page_size, offset)
-            if page:
-                yield page
-            if len(page) < page_size:
-                return
-            offset += len(page)
+        ahead: asyncio.Task[list[OdooRow]] | None = request(offset)
+        try:
+            while ahead is not None:
+                page = await ahead
+                ahead = None
+                if len(page) == page_size:
+                    offset += len(page)
+                    ahead = request(offset)
+                    await asyncio.sleep(0)  # let it send its request before we hand over
+                if page:
+                    yield page
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                ahead.add_done_callback(_consume_outcome)
 
     async def search_ids(self, model: str, domain: Domain) -> list[int]:
         params = {"domain": domain, "order": "id asc", "context": CONTEXT}
@@ -290,6 +308,12 @@ class OdooClient:
             return []
         rows = await self.execute(model, "read", {"fields": fields, "context": CONTEXT}, ids)
         return _rows(rows, model, "read")
+
+
+def _consume_outcome(task: asyncio.Task[Any]) -> None:
+    """A request nobody awaits any more: retrieve its error so asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _rows(value: Any, model: str, method: str) -> list[OdooRow]:
