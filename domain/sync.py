@@ -14,6 +14,7 @@ cursors, so the next run re-reads everything the failed one may have missed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -172,21 +173,43 @@ class SyncHandler:
         done = 0
         greatest = cursors.get(model)
         source = f"sync:{run.mode.value.lower()}"
-        async for page in self._odoo.iter_search_read(
-            model, domain, fields, order, self._page_size
-        ):
-            stats = await self._ingestor.ingest_rows(
-                model, page, source=source, correlation_id=run.id, won_stage_ids=won_stages
-            )
-            run.stats.add(stats)
-            for row in page:
-                stamp = row.get("write_date")
-                if isinstance(stamp, str) and (greatest is None or stamp > greatest):
-                    greatest = stamp
-            done += len(page)
+
+        async def ingested(task: asyncio.Future[IngestStats], rows: int) -> None:
+            nonlocal done
+            run.stats.add(await task)
+            done += rows
             if progress is not None:
                 progress(model, done, expected)
             await self._runs.heartbeat(run)
+
+        # Two pages in flight: one page's normalising and change detection (our CPU) overlap
+        # the store's writes of the page before (py-spy over a 20,000-lead sync: store 8.8 s,
+        # Pulse 3.4 s, taking turns). Two ingests of one record (offsets moving while Odoo
+        # changes) stay correct: appends carry the expected stream version, and a conflict
+        # re-reads and re-evaluates (Ingestor._apply), as for a webhook racing a sync.
+        in_flight: list[tuple[asyncio.Future[IngestStats], int]] = []
+        try:
+            async for page in self._odoo.iter_search_read(
+                model, domain, fields, order, self._page_size
+            ):
+                ingest = self._ingestor.ingest_rows(
+                    model, page, source=source, correlation_id=run.id, won_stage_ids=won_stages
+                )
+                in_flight.append((asyncio.ensure_future(ingest), len(page)))
+                for row in page:
+                    stamp = row.get("write_date")
+                    if isinstance(stamp, str) and (greatest is None or stamp > greatest):
+                        greatest = stamp
+                if len(in_flight) > 1:
+                    await ingested(*in_flight[0])
+                    del in_flight[0]
+            while in_flight:
+                await ingested(*in_flight[0])
+                del in_flight[0]
+        finally:
+            # After a failure: the other page's ingest runs to its end (a page is never left
+            # half-ingested by us); the failure is what the run reports.
+            await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
         if full:
             present = set(await self._odoo.search_ids(model, []))
             run.stats.add(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 
 from domain.catalog import stream_for
@@ -132,3 +135,71 @@ async def test_malformed_rows_are_rejected_and_counted(world: World) -> None:
         run.stats.rejections[0].odoo_id == 20
         and "expected_revenue" in run.stats.rejections[0].reason
     )
+
+
+class PacedIngestor(Ingestor):
+    """Records how many pages are being ingested at once; can fail one page."""
+
+    def __init__(self, *args: Any, fail_page: int | None = None) -> None:
+        super().__init__(*args)
+        self.running = 0
+        self.most = 0
+        self.pages: list[tuple[str, str]] = []  # (event, first row's id) in time order
+        self.fail_page = fail_page
+
+    async def ingest_rows(self, model: str, rows: Any, **kwargs: Any) -> Any:
+        first = str(rows[0].get("id"))
+        self.running += 1
+        self.most = max(self.most, self.running)
+        self.pages.append(("start", f"{model}:{first}"))
+        try:
+            await asyncio.sleep(0.01)  # the store's writes
+            if self.fail_page is not None and model == LEAD and rows[0]["id"] == self.fail_page:
+                raise RuntimeError("the store went away")
+            return await super().ingest_rows(model, rows, **kwargs)
+        finally:
+            self.running -= 1
+            self.pages.append(("end", f"{model}:{first}"))
+
+
+def paced_world(fail_page: int | None = None) -> tuple[SyncHandler, PacedIngestor, Any]:
+    odoo = MemoryGateway()
+    odoo.put(STAGE, stage(1, "New", 1))
+    for i in range(1, 8):
+        odoo.put(LEAD, lead(i, write_date=f"2026-01-01 09:00:0{i}"))
+    events = InMemoryEventStore()
+    clock = FakeClock()
+    ingestor = PacedIngestor(events, InMemorySnapshotStore(), clock, fail_page=fail_page)
+    handler = SyncHandler(
+        odoo, ingestor, InMemorySyncRunRepository(), clock, page_size=2, models=(STAGE, LEAD)
+    )
+    return handler, ingestor, events
+
+
+async def test_the_next_page_is_ingested_while_the_store_writes_the_previous_one() -> None:
+    sync, ingestor, events = paced_world()
+    run = await sync(SyncOdoo(SyncMode.FULL))
+    assert run.status is SyncStatus.SUCCEEDED, run.error
+    assert run.stats.fetched == 8 and run.stats.created == 8
+    assert ingestor.most == 2  # two pages at once, never more
+    starts = [page for kind, page in ingestor.pages if kind == "start"]
+    assert starts == ["crm.stage:1", "crm.lead:1", "crm.lead:3", "crm.lead:5", "crm.lead:7"]
+    # a model's pages overlap; the next model starts once the previous one is done
+    assert ingestor.pages.index(("start", "crm.lead:3")) < ingestor.pages.index(
+        ("end", "crm.lead:1")
+    )
+    assert ingestor.pages.index(("end", "crm.stage:1")) < ingestor.pages.index(
+        ("start", "crm.lead:1")
+    )
+    assert len([e for e in await events.read_after(0) if e.type == "OpportunityAppeared"]) == 7
+
+
+async def test_a_failed_page_fails_the_run_after_the_other_page_has_finished() -> None:
+    sync, ingestor, events = paced_world(fail_page=3)
+    run = await sync(SyncOdoo(SyncMode.FULL))
+    assert run.status is SyncStatus.FAILED and "internal error" in (run.error or "")
+    assert ingestor.running == 0  # nothing left running behind the failed run
+    assert ("end", "crm.lead:5") in ingestor.pages  # the page in flight ran to its end
+    appeared = {e.data["record"]["odoo_id"] for e in await events.read_after(0)
+                if e.type == "OpportunityAppeared"}  # fmt: skip
+    assert appeared == {1, 2, 5, 6}  # page 3-4 failed; nothing half-written
