@@ -6,6 +6,8 @@
   runner), not at their ``poll_interval``.
 * A worker goes idle after a short batch instead of reading again at once; events appended
   (and notified) while it processed that batch are still folded right away.
+* ``on_settled`` (the heap settle, ``infrastructure.heap``) is called once every projection
+  has loaded and turned LIVE, once for a start, not per worker or per batch.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from projections.framework import (
     RunnerConfig,
     invalidate_active,
 )
+from projections.framework.runner import SETTLE_DELAY
 from projections.framework.tail import TailReader
 from tests.integration.projections_framework.toy import (
     Toy,
@@ -176,3 +179,31 @@ async def test_stop_is_prompt_when_a_wake_up_lands_with_it(
     started = time.monotonic()
     await asyncio.wait_for(runner.stop(), 10)
     assert time.monotonic() - started < 2.0
+
+
+async def test_on_settled_runs_once_every_projection_is_live(
+    mongo_db: Any, store: MongoEventStore
+) -> None:
+    head = await append_random(store, 200, seed=5)  # 5 batches each to catch up
+    settled: list[dict[str, int]] = []
+    runner: ProjectionRunner
+
+    def on_settled() -> None:
+        # Only ever called with every projection caught up and LIVE.
+        settled.append({name: w.position for name, w in runner._workers.items()})
+        assert all(w.live for w in runner._workers.values())
+
+    factories = [partial(Toy, "left"), partial(Toy, "right")]
+    runner = ProjectionRunner(mongo_db, store, factories, config=CONFIG, on_settled=on_settled)
+    async with runner:
+        assert await runner.wait_until(head, timeout=30)
+        for _ in range(200):
+            if settled:
+                break
+            await asyncio.sleep(0.02)
+        assert settled == [{"left": head, "right": head}]  # once for both workers
+        at = await append_one(store, "deal/1", "Added", amount=3)
+        runner.notify()
+        assert await runner.wait_until(at, timeout=30)
+        await asyncio.sleep(SETTLE_DELAY + 0.2)
+        assert len(settled) == 1, "a live batch is not a settle"
