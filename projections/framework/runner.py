@@ -163,8 +163,9 @@ class ProjectionRunner:
         self._settle_timer = None
         # Workers without their lease (another process serves them) hold no state here.
         serving = [w for w in self._workers.values() if w.holding]
-        if self._on_settled is None or not serving or not all(w.live for w in serving):
+        if not serving or not all(w.live for w in serving):
             return
+        assert self._on_settled is not None  # only ever scheduled with a hook
         try:
             self._on_settled()
         except Exception:

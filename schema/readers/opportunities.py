@@ -51,6 +51,7 @@ from schema.cursors import KeyKind, Position, decode_cursor, encode_cursor
 from schema.errors import BadUserInput, check_range
 from schema.inputs import given
 from schema.readers.dashboards import dashboard_id
+from schema.readers.profiles import readable_profiles
 from schema.session import Caller
 from schema.types.enums import OpportunityOrder
 from schema.types.opportunities import (
@@ -60,8 +61,7 @@ from schema.types.opportunities import (
     OpportunityFilter,
     PageInfo,
 )
-from schema.types.people import UserProfile
-from schema.visibility import opportunity_scope, reads_profile, sees_opportunity
+from schema.visibility import opportunity_scope, sees_opportunity
 
 log = logging.getLogger("pulse.graphql")
 
@@ -232,22 +232,11 @@ async def opportunity_nodes(
     salespeople the caller may read come in one read for all the rows (``readable_profile``'s
     rule: a salesperson the caller may not read, or without a profile, shows as null)."""
     docs = [_visible_doc(caller, row) for row in rows]
-    wanted = {
-        doc.salesperson_id
-        for doc in docs
-        if doc is not None and doc.salesperson_id is not None
-        and reads_profile(caller, doc.salesperson_id)
-    }  # fmt: skip
-    cards = await ctx.loaders.card_map(sorted(wanted)) if wanted else {}
+    people = await readable_profiles(
+        ctx, sorted({d.salesperson_id for d in docs if d is not None and d.salesperson_id})
+    )
     return [
-        None
-        if doc is None
-        else Opportunity.from_doc(
-            doc,
-            None
-            if doc.salesperson_id not in cards
-            else UserProfile.from_card(cards[doc.salesperson_id]),
-        )
+        None if doc is None else Opportunity.from_doc(doc, people.get(doc.salesperson_id or ""))
         for doc in docs
     ]
 

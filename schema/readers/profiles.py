@@ -7,7 +7,7 @@ teams), so such a profile lists only the subordinates the caller may read themse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from projections.read_models import USER_PROFILES, OrgNodeDoc, PersonDoc
 from schema.context import Context
@@ -25,18 +25,22 @@ async def readable_profile(ctx: Context, profile_id: str) -> UserProfile | None:
     return None if card is None else UserProfile.from_card(card)
 
 
+async def readable_profiles(ctx: Context, profile_ids: Iterable[str]) -> dict[str, UserProfile]:
+    """``readable_profile`` for many ids in one read (every user for a CEO's team rows, a
+    page's salespeople) instead of a DataLoader future each: the profiles that exist and
+    that the caller may read, by id."""
+    caller = await ctx.session.caller()
+    readable = [i for i in dict.fromkeys(profile_ids) if reads_profile(caller, i)]
+    cards = await ctx.loaders.card_map(readable) if readable else {}
+    return {i: UserProfile.from_card(card) for i, card in cards.items()}
+
+
 async def required_profiles(ctx: Context, profile_ids: Sequence[str]) -> list[UserProfile]:
     """For non-null profile fields (a dashboard's team rows): each readable profile, or a
     placeholder when the caller may not read it or its document is missing (the profile
-    projection lags the dashboard one). One read for all the rows (every user for a CEO or
-    an admin) instead of a DataLoader future per row."""
-    caller = await ctx.session.caller()
-    readable = [i for i in dict.fromkeys(profile_ids) if reads_profile(caller, i)]
-    cards = await ctx.loaders.card_map(readable)
-    return [
-        UserProfile.from_card(cards[i]) if i in cards else UserProfile.placeholder(i)
-        for i in profile_ids
-    ]
+    projection lags the dashboard one)."""
+    found = await readable_profiles(ctx, profile_ids)
+    return [found.get(i) or UserProfile.placeholder(i) for i in profile_ids]
 
 
 async def viewer_profile(ctx: Context) -> UserProfile | None:
