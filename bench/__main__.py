@@ -44,7 +44,7 @@ from domain.events import StreamRef
 from domain.model import LeadRecord
 from infrastructure.auth import mint_token
 from infrastructure.eventstore.mongo import MongoEventStore
-from infrastructure.heap import settle_heap
+from infrastructure.heap import settle_heap, watch_heap
 from infrastructure.mongo.client import create_client
 from infrastructure.mongo.embedded import EmbeddedStore
 from projections.catalog import PROJECTIONS
@@ -200,6 +200,7 @@ async def projection_figures(
         settled.set()
 
     runner = ProjectionRunner(db, store, PROJECTIONS, config=config, on_settled=on_settled)
+    watch_heap()  # as `pulse rebuild` does
     for _ in range(rounds):
         reads.append(await read_only(store))
         started = time.perf_counter()

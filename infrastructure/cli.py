@@ -223,6 +223,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from infrastructure.heap import watch_heap
     from infrastructure.progress import ProgressBar
     from projections.catalog import PROJECTION_NAMES
     from projections.framework import RebuildInProgress, RebuildProgress
@@ -243,6 +244,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
         bar.update(p.name, p.done, p.total, f"{p.events_per_second:,.0f} ev/s {eta}".strip())
 
     async def body(container: Container) -> int:
+        watch_heap()  # the fold's state grows by millions of objects: keep full passes short
         try:
             statuses = await container.runner.rebuild(names, progress)
         except RebuildInProgress as err:

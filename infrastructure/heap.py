@@ -109,6 +109,15 @@ class HeapSettler:
 HEAP = HeapSettler()
 
 
+def watch_heap() -> None:
+    """For a one-shot command that builds a large state as it goes (``pulse rebuild``):
+    freeze after slow full passes from now on, without a settle. Each full pass then walks
+    only what was built since the last one instead of the whole state so far. Rebuild of
+    all four projections over 1,000,000 events: full passes 21.3 s of CPU (90 passes, the
+    longest 1.2 s) -> 4.8 s, the process's CPU 66.7 -> 52.4 s (bench/LESSONS.md)."""
+    HEAP.install()
+
+
 def settle_heap() -> None:
     """For ``ProjectionRunner(on_settled=...)`` in a long-running process: settle now, and
     from then on freeze after slow full passes."""

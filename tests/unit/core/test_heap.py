@@ -110,3 +110,17 @@ def test_settle_heap_settles_and_starts_watching() -> None:
         assert heap.HEAP._observe in gc.callbacks and frozen(alive)
     finally:
         heap.HEAP.uninstall()
+
+
+def test_watch_heap_freezes_after_slow_passes_without_settling_now() -> None:
+    """``pulse rebuild``: from now on, not a collection at once (unlike ``settle_heap``)."""
+    heap.HEAP.uninstall()
+    before = gc.get_freeze_count()
+    try:
+        heap.watch_heap()
+        assert heap.HEAP._observe in gc.callbacks
+        assert gc.get_freeze_count() == before
+        heap.watch_heap()  # idempotent
+        assert gc.callbacks.count(heap.HEAP._observe) == 1
+    finally:
+        heap.HEAP.uninstall()
