@@ -643,7 +643,10 @@ async def suite(args: argparse.Namespace, figs: list[Figure]) -> str:
             figs.append(Figure(f"generate {gen.events:,} events (append_batch)", "s",
                                [gen.seconds], note=f"{gen.events / gen.seconds:,.0f} events/s, "
                                "generation (change detection) in a thread"))  # fmt: skip
-            proj, _ = await projection_figures(db, store, gen, 3 if quick else 1,
+            # Two alternating rounds at full scale (~2.5 min each): the machine's speed
+            # drifts by a quarter between minutes (the same read-only pass took 41-54 s
+            # within an hour), so one round each made the ratio a coin toss near 2x.
+            proj, _ = await projection_figures(db, store, gen, 3 if quick else 2,
                                                60 if quick else 200)  # fmt: skip
             figs += proj
             print(f"[bench] server ({time.strftime('%X')})", flush=True)
