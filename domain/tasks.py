@@ -13,7 +13,7 @@ still runs after a grace period, since code we do not own may swallow one too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -74,21 +74,3 @@ def where_waiting(task: asyncio.Future[Any], depth: int = 4) -> str:
             frames.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
         coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
     return " > ".join(frames[-depth:]) or "?"
-
-
-async def concurrently(*steps: Awaitable[Any]) -> None:
-    """Run ``steps`` at once and wait for all of them; the first failure is raised as is
-    (not wrapped in an ExceptionGroup), after the others were cancelled and have finished,
-    so nothing is left running behind the caller. For independent writes whose replies
-    would otherwise be waited for one after the other: a projection's flush to its
-    collections, on a store that answers in order anyway, without a round trip between."""
-    tasks = [asyncio.ensure_future(step) for step in steps]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-        for task in tasks:
-            consume_outcome(task)
-        raise

@@ -44,7 +44,6 @@ from domain.metrics import (
 from domain.model import LeadRecord, UserRecord
 from domain.normalize import EMPLOYEE, LEAD, STAGE, USER
 from domain.org import UserProfile, changed_access, changed_profiles, resolve_org
-from domain.tasks import concurrently
 from projections.framework import (
     CollectionSpec,
     Notification,
@@ -417,11 +416,8 @@ class DashboardProjection(Projection):
             writes.append(guarded_replace(viewer, position, doc))
             if not ctx.rebuilding:
                 notes.append(Notification(dashboard_channel(viewer), {"viewer": viewer}))
-        # Both at once: the checkpoint that follows waits for both, not for one and then
-        # a round trip more (the live path of every change).
-        await concurrently(
-            guarded_bulk_write(ctx.collection(DASHBOARDS), writes), self.records.flush(ctx)
-        )
+        await guarded_bulk_write(ctx.collection(DASHBOARDS), writes)
+        await self.records.flush(ctx)
         self._dirty.clear()
         return notes
 

@@ -20,7 +20,6 @@ from domain.events import RecordedEvent
 from domain.model import LeadRecord, StageRecord, UserRecord, opportunity_status
 from domain.normalize import EMPLOYEE, LEAD, PARTNER, STAGE, TEAM, USER
 from domain.org import OrgChart, changed_access, changed_profiles, resolve_org, user_key
-from domain.tasks import concurrently
 from projections.framework import (
     CollectionSpec,
     Notification,
@@ -203,6 +202,7 @@ class OpportunityViewProjection(Projection):
                 self._visible[odoo_id] = after
             if not ctx.rebuilding:
                 notes.extend(_notifications(str(odoo_id), before, after, position))
+        await guarded_bulk_write(ctx.collection(OPPORTUNITIES), writes)
         stage_writes = []
         for stage_id, position in sorted(self._dirty_stages.items()):
             stage = self.records.stage(stage_id)
@@ -210,13 +210,8 @@ class OpportunityViewProjection(Projection):
                 stage_writes.append(guarded_delete(str(stage_id), position))
             else:
                 stage_writes.append(guarded_replace(str(stage_id), position, _stage_list(stage)))
-        # All three at once: the checkpoint that follows waits for them all, not for
-        # each reply before the next write is sent.
-        await concurrently(
-            guarded_bulk_write(ctx.collection(OPPORTUNITIES), writes),
-            guarded_bulk_write(ctx.collection(STAGES), stage_writes),
-            self.records.flush(ctx),
-        )
+        await guarded_bulk_write(ctx.collection(STAGES), stage_writes)
+        await self.records.flush(ctx)
         self._dirty.clear()
         self._dirty_stages.clear()
         return notes

@@ -1,5 +1,4 @@
-"""stop_task: a stopper cancelled while it waits is still cancelled (the suppress trap);
-concurrently: steps at once, the first failure as is, nothing left running."""
+"""stop_task: a stopper cancelled while it waits is still cancelled (the suppress trap)."""
 
 from __future__ import annotations
 
@@ -7,9 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-import pytest
-
-from domain.tasks import concurrently, stop_task, stop_tasks, where_waiting
+from domain.tasks import stop_task, stop_tasks, where_waiting
 
 Stopper = Callable[[asyncio.Task[None]], Awaitable[None]]
 
@@ -108,38 +105,3 @@ async def test_stop_tasks_cancels_again_a_task_that_swallowed_the_first_cancel()
     assert task.cancelled() and quick.cancelled()
     assert swallowed == 1
     assert len(stuck) == 1 and "test_tasks.py" in stuck[0]  # where the stubborn one waited
-
-
-async def test_concurrently_runs_the_steps_at_once_and_waits_for_all() -> None:
-    started: list[str] = []
-    both = asyncio.Event()
-
-    async def step(name: str) -> None:
-        started.append(name)
-        if len(started) == 2:
-            both.set()
-        await asyncio.wait_for(both.wait(), 1)  # each waits for the other to have started
-
-    await concurrently(step("a"), step("b"))
-    assert sorted(started) == ["a", "b"]
-
-
-async def test_concurrently_raises_the_first_failure_as_is_and_leaves_nothing_running() -> None:
-    finished: list[str] = []
-
-    async def slow() -> None:
-        try:
-            await asyncio.sleep(3600)
-        finally:
-            await asyncio.sleep(0.01)  # its cleanup is awaited before the failure surfaces
-            finished.append("slow")
-
-    async def failing() -> None:
-        await asyncio.sleep(0)
-        raise KeyError("boom")
-
-    before = len(asyncio.all_tasks())
-    with pytest.raises(KeyError, match="boom"):  # the error itself, not an ExceptionGroup
-        await concurrently(slow(), failing())
-    assert finished == ["slow"]
-    assert len(asyncio.all_tasks()) == before
