@@ -36,24 +36,30 @@ class ProjectionStatus:
 
 
 class RateMeter:
-    """Events per second over a sliding window."""
+    """Events per second over a sliding window.
+
+    The window's count is kept as a running total: a worker asks for the rate at every
+    checkpoint, and summing the window each time (a sample per batch, ~1,000 of them in 10 s
+    of single-change batches) was a tenth of the live path's CPU per change."""
 
     def __init__(self, window: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self._window = window
         self._clock = clock
         self._samples: deque[tuple[float, int]] = deque()
+        self._total = 0  # sum of the counts in _samples
 
     def add(self, count: int) -> None:
         self._samples.append((self._clock(), count))
+        self._total += count
 
     def rate(self) -> float:
         now = self._clock()
         while self._samples and self._samples[0][0] < now - self._window:
-            self._samples.popleft()
+            self._total -= self._samples.popleft()[1]
         if not self._samples:
             return 0.0
         span = max(now - self._samples[0][0], 1.0)
-        return sum(count for _, count in self._samples) / span
+        return self._total / span
 
 
 def build_status(checkpoint: Checkpoint, head: int, rebuilding: bool) -> ProjectionStatus:

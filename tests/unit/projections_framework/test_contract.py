@@ -79,6 +79,26 @@ def test_rate_meter_counts_over_its_window() -> None:
     assert meter.rate() == 0.0
 
 
+def test_rate_meter_forgets_exactly_what_leaves_its_window() -> None:
+    # The running total against a plain sum of the samples still inside the window.
+    now = [0.0]
+    meter = RateMeter(window=10, clock=lambda: now[0])
+    added: list[tuple[float, int]] = []
+    for step in range(200):
+        count = (step * 7) % 13
+        meter.add(count)
+        added.append((now[0], count))
+        now[0] += 0.37 * (1 + step % 5)
+        inside = [(t, c) for t, c in added if t >= now[0] - 10]
+        expected = sum(c for _, c in inside) / max(now[0] - inside[0][0], 1.0) if inside else 0.0
+        assert meter.rate() == pytest.approx(expected)
+    now[0] += 11
+    assert meter.rate() == 0.0
+    meter.add(30)  # nothing of the forgotten samples is left in the total
+    now[0] += 2
+    assert meter.rate() == pytest.approx(30 / 2)
+
+
 def checkpoint(**changes: object) -> Checkpoint:
     base = dict(
         name="p", position=40, generation=1, state=ProjectionState.CATCHING_UP,
