@@ -201,11 +201,9 @@ class SyncHandler:
                     if isinstance(stamp, str) and (greatest is None or stamp > greatest):
                         greatest = stamp
                 if len(in_flight) > 1:
-                    await ingested(*in_flight[0])
-                    del in_flight[0]
+                    await ingested(*in_flight.pop(0))
             while in_flight:
-                await ingested(*in_flight[0])
-                del in_flight[0]
+                await ingested(*in_flight.pop(0))
         finally:
             # After a failure: the other page's ingest runs to its end (a page is never left
             # half-ingested by us); the failure is what the run reports.

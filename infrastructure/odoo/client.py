@@ -28,6 +28,7 @@ from domain.odoo_gateway import (
     OdooServerError,
     OdooUnavailableError,
 )
+from domain.tasks import consume_outcome
 from infrastructure.odoo.errors import TransientError, redact
 from infrastructure.odoo.retry import RetryPolicy
 from infrastructure.odoo.wire import (
@@ -288,7 +289,7 @@ class OdooClient:
         finally:
             if ahead is not None:
                 ahead.cancel()
-                ahead.add_done_callback(_consume_outcome)
+                ahead.add_done_callback(consume_outcome)  # nobody awaits it now
 
     async def search_ids(self, model: str, domain: Domain) -> list[int]:
         params = {"domain": domain, "order": "id asc", "context": CONTEXT}
@@ -308,12 +309,6 @@ class OdooClient:
             return []
         rows = await self.execute(model, "read", {"fields": fields, "context": CONTEXT}, ids)
         return _rows(rows, model, "read")
-
-
-def _consume_outcome(task: asyncio.Task[Any]) -> None:
-    """A request nobody awaits any more: retrieve its error so asyncio does not log it."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _rows(value: Any, model: str, method: str) -> list[OdooRow]:
