@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from domain.tasks import stop_task
 from domain.webhooks import WebhookProcessor
 from infrastructure.bootstrap import Container, StoreHandle, open_container
-from infrastructure.graphql_app import graphql_routes
+from infrastructure.graphql_app import graphql_routes, keep_collections_fresh
 from infrastructure.observability import (
     LatencyHistogram,
     LatencyMiddleware,
@@ -127,6 +128,7 @@ def create_app(
         else:
             await container.hub.connect()
         supervisor = asyncio.create_task(store.supervise(), name="store-supervisor")
+        fresh = asyncio.create_task(keep_collections_fresh(container.db), name="generations")
         if background and container.odoo is not None:
             processor = WebhookProcessor(container.odoo, container.ingestor)
             drainer = InboxDrainer(container.inbox, processor)
@@ -139,6 +141,7 @@ def create_app(
             yield
         finally:
             supervisor.cancel()
+            await stop_task(fresh)
             for worker in workers:
                 await worker.stop()
             if background:

@@ -65,7 +65,7 @@ from infrastructure.broadcast.messages import BroadcastUnavailable
 from infrastructure.settings import Settings
 from infrastructure.web import WebAssets, graphiql_page
 from projections.catalog import PROJECTIONS
-from projections.framework import Checkpoints, active_name
+from projections.framework import Checkpoints, active_name, keep_active_fresh
 from schema.build import build_schema
 from schema.context import Commands, Context, Notifications, ProjectionStatusData
 from schema.error_codes import ensure_codes
@@ -212,6 +212,12 @@ def _owners() -> dict[str, str]:
         for spec in projection.collections:
             owners[spec.base_name] = projection.name
     return owners
+
+
+async def keep_collections_fresh(db: AsyncDatabase[Any]) -> None:
+    """Run for the server's life: keeps ``active_collections``' cache fresh in the background
+    (one query for every projection each half second) so that a request never waits for it."""
+    await keep_active_fresh(db, sorted(set(_owners().values())))
 
 
 def active_collections(db: AsyncDatabase[Any]) -> CollectionResolver:

@@ -163,13 +163,18 @@ class AccessMatrixProjection(OrgDerivedProjection):
 
     def document(self, uid: str, chart: OrgChart) -> dict[str, Any] | None:
         user = chart.user(uid)
-        if user is None or chart.profile(uid) is None:
+        profile = chart.profile(uid)
+        if user is None or profile is None:
             return None
         visible = chart.visible_salesperson_ids(uid)
         above = chart.users_above(uid)
         return {
             "email_key": user_email_key(user),
             "active": user.active,
+            # The caller's card, as user_profiles shows it (affected() includes every
+            # profile change, so a rename rewrites this document too).
+            "name": profile.name,
+            "email": profile.email,
             "visible_user_ids": sorted(visible, key=int),
             "readable_profile_ids": sorted(chart.readable_profile_ids(uid), key=int),
             "manager_ids": sorted(above - {uid}, key=int),

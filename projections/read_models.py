@@ -77,11 +77,15 @@ USER_PROFILE_INDEXES = [IndexModel([("email_key", ASCENDING)], name="email_key")
 # ------------------------------------------------------------------- user_access_matrix
 class AccessDoc(Doc):
     """Per user: whose opportunities they see (self + transitive subordinates) and which
-    profiles they may read (self, subordinates, managers above)."""
+    profiles they may read (self, subordinates, managers above); and the user's own card
+    (``name``, ``email`` as their profile shows them), so that a request's ``viewer`` needs
+    no second read. Documents written before the card have neither (None)."""
 
     id: str = Field(alias="_id")
     email_key: str | None = None
     active: bool = True
+    name: str | None = None
+    email: str | None = None
     visible_user_ids: list[str]
     readable_profile_ids: list[str]
     manager_ids: list[str] = []  # users above (by id)

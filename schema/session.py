@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.access import Viewer
 from projections.read_models import USER_ACCESS
 from schema.errors import Forbidden, Unauthenticated
+from schema.loaders import ProfileCard
 from schema.read_store import ReadModels
 
 Scope = Literal["OWN", "TEAM", "ALL"]
@@ -50,6 +51,7 @@ class Caller:
     visible_user_ids: frozenset[str]  # salespeople whose opportunities a non-admin sees
     readable_profile_ids: frozenset[str]  # profiles a non-admin may read
     direct_report_count: int = 0
+    card: ProfileCard | None = None  # the caller's own, from the access entry when it has one
 
     @property
     def is_admin(self) -> bool:
@@ -77,10 +79,18 @@ class AccessEntry(BaseModel):
     visible_user_ids: list[str]
     readable_profile_ids: list[str]
     direct_report_count: int = 0
+    name: str | None = None  # the card: absent from entries written before it
+    email: str | None = None
+
+    def card(self) -> ProfileCard | None:
+        if self.name is None or self.email is None:
+            return None
+        return ProfileCard(self.id, self.email, self.name, self.active)
 
 
 ENTRY_FIELDS = {
-    "active": 1, "visible_user_ids": 1, "readable_profile_ids": 1, "direct_report_count": 1
+    "active": 1, "visible_user_ids": 1, "readable_profile_ids": 1, "direct_report_count": 1,
+    "name": 1, "email": 1,
 }  # fmt: skip
 
 
@@ -158,7 +168,9 @@ class Session:
         if identity.is_admin:
             # An admin need not be an Odoo user; when they are, `viewer` is their profile.
             user_id = access.id if access is not None else None
-            return Caller(Viewer(user_id, identity.email, is_admin=True), frozenset(), frozenset())
+            card = access.card() if access is not None else None
+            viewer = Viewer(user_id, identity.email, is_admin=True)
+            return Caller(viewer, frozenset(), frozenset(), card=card)
         if access is None or not access.active:
             raise Forbidden(NO_ACCESS)
         # Everyone sees their own deals and reads their own profile, whatever the entry says.
@@ -167,4 +179,5 @@ class Session:
             visible_user_ids=frozenset((access.id, *access.visible_user_ids)),
             readable_profile_ids=frozenset((access.id, *access.readable_profile_ids)),
             direct_report_count=access.direct_report_count,
+            card=access.card(),
         )

@@ -60,7 +60,8 @@ Reading (GraphQL resolvers)
 ---------------------------
 ``coll = await active_collection(db, "opportunity_view", "opportunity_view")`` resolves the
 active generation (``opportunity_view__g3``), cached ~1 s; ``invalidate_active(names)``
-drops the cache (the runner does so in its own process after a switch).
+drops the cache (the runner does so in its own process after a switch); a server runs
+``keep_active_fresh(db, names)`` so that its requests find the cache fresh.
 
 Guarantees, in short
 --------------------
@@ -80,7 +81,12 @@ from projections.framework.documents import (
     guarded_delete,
     guarded_replace,
 )
-from projections.framework.generations import active_collection, active_name, invalidate_active
+from projections.framework.generations import (
+    active_collection,
+    active_name,
+    invalidate_active,
+    keep_active_fresh,
+)
 from projections.framework.projection import (
     CollectionSpec,
     Handler,
@@ -123,5 +129,6 @@ __all__ = [
     "guarded_delete",
     "guarded_replace",
     "invalidate_active",
+    "keep_active_fresh",
     "read_statuses",
 ]

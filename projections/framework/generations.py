@@ -5,12 +5,18 @@ Readers resolve the active generation from ``projection_state`` with
 generation and then waits longer than that TTL before it drops the old collections, so a
 reader holding a stale cache entry reads the old (complete, briefly stale) data, never an
 empty collection.
+
+A server keeps its entries fresh in the background (:func:`keep_active_fresh`: one query
+for every projection each half TTL) instead of letting a request find them expired: a
+``dashboard`` request after a second of quiet otherwise paid one extra round trip per
+read model it touched (three, before its own reads), a third of its latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -22,6 +28,8 @@ from projections.framework.checkpoints import STATE_COLLECTION
 from projections.framework.projection import Projection, parse_physical_name, physical_name
 
 DEFAULT_TTL = 1.0
+
+log = logging.getLogger("pulse.projections")
 
 
 async def create_generation(
@@ -93,6 +101,19 @@ class ActiveGenerations:
         self._cache[key] = (generation, now + self.ttl)
         return generation
 
+    async def refresh(self, db: AsyncDatabase[Any], projections: Iterable[str]) -> None:
+        """Re-read the generation of every one of ``projections`` in one query."""
+        names = sorted(set(projections))
+        # Valid for ttl from when the question was asked, not answered (as in generation()):
+        # an answer older than the switch must expire before the old collections are dropped.
+        expires = self._clock() + self.ttl
+        found = {
+            doc["_id"]: int(doc.get("generation", 1))
+            async for doc in db[STATE_COLLECTION].find({"_id": {"$in": names}}, {"generation": 1})
+        }
+        for name in names:
+            self._cache[(db.name, name)] = (found.get(name, 1), expires)
+
     def invalidate(self, projections: Iterable[str] | None = None) -> None:
         if projections is None:
             self._cache.clear()
@@ -103,6 +124,26 @@ class ActiveGenerations:
 
 
 _default = ActiveGenerations()
+
+
+async def keep_active_fresh(
+    db: AsyncDatabase[Any],
+    projections: Iterable[str],
+    cache: ActiveGenerations | None = None,
+    interval: float | None = None,
+) -> None:
+    """Refresh the cached generations of ``projections`` every ``interval`` (half the TTL by
+    default) until cancelled. A failed refresh is retried at the next tick; meanwhile the
+    entries expire as usual and readers resolve for themselves."""
+    cache = cache or _default
+    names = list(projections)
+    pause = cache.ttl / 2 if interval is None else interval
+    while True:
+        try:
+            await cache.refresh(db, names)
+        except Exception as err:  # the readers' own lookups report an outage
+            log.debug("generation refresh failed: %r", err)
+        await asyncio.sleep(pause)
 
 
 async def active_collection(

@@ -47,6 +47,8 @@ async def viewer_profile(ctx: Context) -> UserProfile | None:
     caller = await ctx.session.caller()
     if caller.viewer.user_id is None:
         return None  # an admin who is not an Odoo user
+    if caller.card is not None:  # read with the access entry: no second read
+        return UserProfile.from_card(caller.card)
     return await readable_profile(ctx, caller.viewer.user_id)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from projections.read_models import OPPORTUNITIES
+from projections.read_models import OPPORTUNITIES, USER_ACCESS
 from schema.loaders import Loaders
 from tests.integration.graphql.conftest import Live, error_codes
 from tests.integration.graphql.world import ADMIN_BY_ROLE, opportunity_doc
@@ -177,6 +177,36 @@ async def test_values_are_rendered_per_the_contract(live: Live) -> None:
     assert a["updatedAt"] == "2026-03-01T11:59:00Z"
     assert (a["closedAt"], a["team"], a["account"]) == (None, None, {"name": "Acme"})
     assert a["stage"] == {"name": "New", "isWon": False}
+
+
+async def test_the_viewer_comes_from_a_carded_access_entry_without_a_read(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Access entries written by the current projection carry the user's card (name, email):
+    # `viewer` is answered from it. Older entries (the world's) fall back to the profile.
+    reads: list[list[str]] = []
+    original = Loaders.card_map
+
+    async def counting(self: Loaders, ids: list[str]) -> Any:
+        reads.append(ids)
+        return await original(self, ids)
+
+    monkeypatch.setattr(Loaders, "card_map", counting)
+    ben = live.world["ben"]
+    query = "{ viewer { id name email active } }"
+    before = (await live.data(query, token=live.token_of("ben")))["viewer"]
+    assert reads == [[ben.id]] and before["name"] != "Ben (from the entry)"
+    access = await live.collection(USER_ACCESS)
+    await access.update_one(
+        {"_id": ben.id}, {"$set": {"name": "Ben (from the entry)", "email": before["email"]}}
+    )
+    try:
+        reads.clear()
+        viewer = (await live.data(query, token=live.token_of("ben")))["viewer"]
+        assert reads == []
+        assert viewer == {**before, "name": "Ben (from the entry)"}
+    finally:
+        await access.update_one({"_id": ben.id}, {"$unset": {"name": "", "email": ""}})
 
 
 async def test_stages_are_ordered_by_sequence_then_name(live: Live) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.normalize import EMPLOYEE, LEAD
+from domain.normalize import EMPLOYEE, LEAD, USER
 from domain.sync import SyncMode
 from projections.check import check
 from projections.framework import active_collection
@@ -130,4 +130,24 @@ async def test_a_deleted_deal_and_a_renamed_stage_propagate(pipeline: Pipeline) 
     assert in_stage is not None and in_stage["stage"]["name"] == "Proposal (renamed)"
     stages = await active_collection(p.db, "opportunity_view", "stage_view")
     assert (await stages.find_one({"_id": str(stage_id)}))["name"] == "Proposal (renamed)"
+    await assert_clean(p)
+
+
+async def test_the_access_entry_carries_the_users_card_and_follows_a_rename(
+    pipeline: Pipeline,
+) -> None:
+    # The access entry answers a request's `viewer` without reading user_profiles, so it
+    # must show what the profile shows, and move with it.
+    p, demo = pipeline, pipeline.odoo.demo
+    await p.sync()
+    uid = str(demo.users["ethan"])
+    profile = await p.doc("user_profiles", "user_profiles", uid)
+    access = await p.doc("user_access_matrix", "user_access_matrix", uid)
+    assert profile is not None and access is not None
+    assert (access["name"], access["email"]) == (profile["name"], profile["email"])
+    p.odoo.clock.advance(60)
+    p.odoo.write(USER, [demo.users["ethan"]], {"name": "Ethan Renamed"})
+    await p.sync()
+    access = await p.doc("user_access_matrix", "user_access_matrix", uid)
+    assert access is not None and access["name"] == "Ethan Renamed"
     await assert_clean(p)
