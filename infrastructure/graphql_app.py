@@ -27,7 +27,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -65,14 +65,19 @@ from infrastructure.broadcast.messages import BroadcastUnavailable
 from infrastructure.settings import Settings
 from infrastructure.web import WebAssets, graphiql_page
 from projections.catalog import PROJECTIONS
-from projections.framework import Checkpoints, active_name, keep_active_fresh
+from projections.framework import (
+    Checkpoints,
+    active_name,
+    content_stamp,
+    keep_active_fresh,
+)
 from schema.build import build_schema
 from schema.context import Commands, Context, Notifications, ProjectionStatusData
 from schema.error_codes import ensure_codes
 from schema.errors import BadUserInput, Forbidden, Unauthenticated, Unavailable
 from schema.loaders import Loaders
-from schema.read_store import CollectionResolver, ReadModels
-from schema.session import Identity, Session
+from schema.read_store import CollectionResolver, ReadModels, StampReader
+from schema.session import AccessCache, Identity, Session
 
 #: What a request or subscription may fail on while a service is down, and its name in the
 #: error message (INTERNAL, "Temporarily unavailable: the database cannot be reached; ...").
@@ -139,6 +144,7 @@ class GraphQLServices:
     notifications: Notifications
     commands: Commands
     resolve_collection: CollectionResolver | None = None
+    read_stamp: StampReader | None = None  # None: requests share no access entries
 
 
 ServicesProvider = Callable[[HTTPConnection], GraphQLServices]
@@ -220,6 +226,18 @@ async def keep_collections_fresh(db: AsyncDatabase[Any]) -> None:
     await keep_active_fresh(db, sorted(set(_owners().values())))
 
 
+def active_stamps(db: AsyncDatabase[Any]) -> StampReader:
+    """``StampReader`` over the projection framework's content stamps (kept fresh by
+    ``keep_collections_fresh``): the owning projection's generation and content position."""
+    owners = _owners()
+
+    def stamp(base_name: str) -> Hashable | None:
+        owner = owners.get(base_name)
+        return None if owner is None else content_stamp(db, owner)
+
+    return stamp
+
+
 def active_collections(db: AsyncDatabase[Any]) -> CollectionResolver:
     """The read models' physical names right now: a projection's collections live as
     ``<base>__g<generation>`` and a rebuild switches generation (``active_name`` caches ~1 s)."""
@@ -242,6 +260,8 @@ def services_from_container(connection: HTTPConnection) -> GraphQLServices:
         notifications=container.hub,
         commands=extras.get("commands") or ContainerCommands(container),
         resolve_collection=extras.get("collection_resolver") or active_collections(container.db),
+        # Stamps describe the active generations: not for a resolver of another wiring.
+        read_stamp=None if extras.get("collection_resolver") else active_stamps(container.db),
     )
 
 
@@ -374,6 +394,7 @@ class PulseGraphQL(GraphQL[Context, None]):
         self._services = services
         self._authenticator = authenticator
         self._access_ttl = access_ttl
+        self._access_cache = AccessCache()  # shared by this server's requests, under stamps
         self._max_body = max_body_bytes
         self._web_assets = web_assets or WebAssets()
 
@@ -457,13 +478,14 @@ class PulseGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         services = self._services(request)
-        read_models = ReadModels(services.db, services.resolve_collection)
+        read_models = ReadModels(services.db, services.resolve_collection, services.read_stamp)
         websocket = isinstance(request, WebSocket)
         session = Session(
             self._authenticator,
             read_models,
             access_ttl=self._access_ttl,
             authorization=None if websocket else request.headers.get("authorization"),
+            shared=self._access_cache,
         )
         return Context(
             read_models=read_models,

@@ -86,6 +86,7 @@ class OrgDerivedProjection(Projection):
                 else:
                     writes.append(guarded_replace(uid, self._position, doc))
             await guarded_bulk_write(ctx.collection(self.collection_name), writes)
+            self.content_position = self._position
             self._previous = new
             self.records.org_changed = False
         await self.records.flush(ctx)

@@ -84,6 +84,7 @@ from projections.framework.documents import (
 from projections.framework.generations import (
     active_collection,
     active_name,
+    content_stamp,
     invalidate_active,
     keep_active_fresh,
 )
@@ -125,6 +126,7 @@ __all__ = [
     "RunnerConfig",
     "active_collection",
     "active_name",
+    "content_stamp",
     "guarded_bulk_write",
     "guarded_delete",
     "guarded_replace",

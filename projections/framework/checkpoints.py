@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -124,6 +125,9 @@ class Checkpoints:
             "state": ProjectionState.CATCHING_UP.value,
         }
         initial |= {"eps": 0.0, "error": None, "rebuild": None, "control": None}
+        # Tells this document from one of a dropped and re-created database, whose positions
+        # and generations may repeat (readers' content stamps include it).
+        initial["incarnation"] = uuid.uuid4().hex
         # Two processes creating it at once: the loser's DuplicateKeyError is as good.
         with contextlib.suppress(DuplicateKeyError):
             await self._state.update_one(
@@ -148,12 +152,22 @@ class Checkpoints:
         return result.matched_count == 1
 
     async def advance(
-        self, name: str, generation: int, position: int, state: ProjectionState, eps: float
+        self,
+        name: str,
+        generation: int,
+        position: int,
+        state: ProjectionState,
+        eps: float,
+        content_position: int | None = None,
     ) -> bool:
-        """Record that ``generation`` holds everything up to ``position``. False: superseded."""
+        """Record that ``generation`` holds everything up to ``position`` (and, when given,
+        that its documents last changed at ``content_position``). False: superseded."""
         fields: dict[str, Any] = {"state": state.value, "eps": eps, "error": None}
         flt = {"_id": name, "generation": generation}
-        return await self._update(flt, fields, **{"$max": {"position": position}})
+        moved = {"position": position}
+        if content_position is not None:
+            moved["content_position"] = content_position
+        return await self._update(flt, fields, **{"$max": moved})
 
     async def set_state(
         self, name: str, generation: int, state: ProjectionState, error: ErrorInfo | None = None

@@ -29,6 +29,10 @@ from projections.framework.projection import Projection, parse_physical_name, ph
 
 DEFAULT_TTL = 1.0
 
+Stamp = tuple[int, int, str]
+"""A projection's generation, content position and checkpoint incarnation: while all three
+stand still, so do its documents (for a projection that records a content position)."""
+
 log = logging.getLogger("pulse.projections")
 
 
@@ -88,6 +92,9 @@ class ActiveGenerations:
         self.ttl = ttl
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[int, float]] = {}
+        # (generation, content_position, incarnation) as the last refresh saw them, with its
+        # expiry.
+        self._stamps: dict[tuple[str, str], tuple[Stamp, float]] = {}
 
     async def generation(self, db: AsyncDatabase[Any], projection: str) -> int:
         key = (db.name, projection)
@@ -107,20 +114,39 @@ class ActiveGenerations:
         # Valid for ttl from when the question was asked, not answered (as in generation()):
         # an answer older than the switch must expire before the old collections are dropped.
         expires = self._clock() + self.ttl
+        fields = {"generation": 1, "content_position": 1, "incarnation": 1}
         found = {
-            doc["_id"]: int(doc.get("generation", 1))
-            async for doc in db[STATE_COLLECTION].find({"_id": {"$in": names}}, {"generation": 1})
+            doc["_id"]: (
+                int(doc.get("generation", 1)),
+                int(doc.get("content_position", 0)),
+                str(doc.get("incarnation", "")),
+            )
+            async for doc in db[STATE_COLLECTION].find({"_id": {"$in": names}}, fields)
         }
         for name in names:
-            self._cache[(db.name, name)] = (found.get(name, 1), expires)
+            stamp = found.get(name, (1, 0, ""))
+            self._cache[(db.name, name)] = (stamp[0], expires)
+            self._stamps[(db.name, name)] = (stamp, expires)
+
+    def stamp(self, db: AsyncDatabase[Any], projection: str) -> Stamp | None:
+        """The projection's (generation, content_position, incarnation) as a refresh at most
+        ``ttl`` ago saw them; None when there was none (no refresher, or it fails): then
+        nobody should keep documents on the strength of it."""
+        hit = self._stamps.get((db.name, projection))
+        if hit is None or hit[1] <= self._clock():
+            return None
+        return hit[0]
 
     def invalidate(self, projections: Iterable[str] | None = None) -> None:
         if projections is None:
             self._cache.clear()
+            self._stamps.clear()
             return
         names = set(projections)
         for key in [k for k in self._cache if k[1] in names]:
             del self._cache[key]
+        for key in [k for k in self._stamps if k[1] in names]:
+            del self._stamps[key]
 
 
 _default = ActiveGenerations()
@@ -155,6 +181,11 @@ async def active_collection(
 
 async def active_name(db: AsyncDatabase[Any], projection: str, base_name: str) -> str:
     return physical_name(base_name, await _default.generation(db, projection))
+
+
+def content_stamp(db: AsyncDatabase[Any], projection: str) -> Stamp | None:
+    """``ActiveGenerations.stamp`` of the process-wide cache (kept by ``keep_active_fresh``)."""
+    return _default.stamp(db, projection)
 
 
 def invalidate_active(projections: Iterable[str] | None = None) -> None:

@@ -97,6 +97,11 @@ class Projection(ABC):
     version: int = 1
     """Bump when the fold changes: an interrupted rebuild is resumed only by the same version
     (mixing two versions' output in one generation would be wrong), otherwise restarted."""
+    content_position: int | None = None
+    """For a projection that tracks it: the position of the last event that changed its
+    documents. The worker records it with the checkpoint (``content_position``, never
+    moving back), so that a reader may keep documents while it stands still (the access
+    entries: ``schema.session``). None: not tracked, nothing recorded."""
 
     @abstractmethod
     def handlers(self) -> Mapping[str, Handler]:

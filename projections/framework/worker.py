@@ -205,7 +205,10 @@ class ProjectionWorker:
         live = self._state is ProjectionState.LIVE
         state = ProjectionState.LIVE if live else ProjectionState.CATCHING_UP
         rate = self.meter.rate()
-        if not await self._checkpoints.advance(self.name, self.generation, last, state, rate):
+        content = projection.content_position
+        if not await self._checkpoints.advance(
+            self.name, self.generation, last, state, rate, content
+        ):
             raise Superseded(self.name)
         self.position, self._state = last, state
         self._on_commit()

@@ -31,7 +31,9 @@ from infrastructure.bootstrap import Container, StoreHandle
 from infrastructure.broadcast import ChannelHub
 from infrastructure.graphql_app import active_collections
 from infrastructure.settings import Settings
-from projections.framework import ProjectionState, ProjectionStatus
+from projections.framework import ProjectionState, ProjectionStatus, content_stamp
+from projections.framework.checkpoints import STATE_COLLECTION
+from projections.org_views import AccessMatrixProjection
 from tests.integration.graphql.world import ADMIN_BY_EMAIL, World, build_world, seed
 
 SECRET = secrets.token_urlsafe(32)
@@ -157,6 +159,18 @@ class Live:
     async def collection(self, base_name: str) -> Any:
         """Where the server reads ``base_name`` from: its projection's active generation."""
         return self.db[await active_collections(self.db)(base_name)]
+
+    async def access_changed(self) -> None:
+        """After writing access entries directly (as no projection would): move the access
+        matrix's content stamp as its projection does, and wait until this server's
+        refresher has seen it, so that no request serves an entry shared before."""
+        before = content_stamp(self.db, AccessMatrixProjection.name)
+        await self.db[STATE_COLLECTION].update_one(
+            {"_id": AccessMatrixProjection.name}, {"$inc": {"content_position": 1}}, upsert=True
+        )
+        async with asyncio.timeout(5):
+            while content_stamp(self.db, AccessMatrixProjection.name) in (before, None):  # noqa: ASYNC110 (polling the refresher)
+                await asyncio.sleep(0.02)
 
     async def wait_for_subscribers(self, channel: str, count: int = 1) -> None:
         async with asyncio.timeout(5):

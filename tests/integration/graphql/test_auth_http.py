@@ -16,6 +16,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from infrastructure.auth import mint_token
+from projections.read_models import USER_ACCESS
 from tests.integration.graphql.conftest import SECRET, Live, error_codes
 from tests.integration.graphql.world import ADMIN_BY_EMAIL, ADMIN_BY_ROLE, STRANGER
 
@@ -62,6 +63,25 @@ async def test_a_valid_token_without_an_active_user_is_forbidden(live: Live, who
     body = await live.post(WHO, token=live.token(email))
     assert body["data"] is None
     assert error_codes(body) == ["FORBIDDEN"]
+
+
+async def test_an_archived_user_is_refused_as_soon_as_the_server_sees_the_change(
+    live: Live,
+) -> None:
+    # Requests share access entries (no read per request) only while the access matrix's
+    # content stamp stands; archiving moves it, and the next request is refused.
+    ben = live.world["ben"]
+    assert (await live.data(WHO, token=live.token_of("ben")))["viewer"]["id"] == ben.id
+    access = await live.collection(USER_ACCESS)
+    await access.update_one({"_id": ben.id}, {"$set": {"active": False}})
+    await live.access_changed()
+    try:
+        body = await live.post(WHO, token=live.token_of("ben"))
+        assert body["data"] is None and error_codes(body) == ["FORBIDDEN"]
+    finally:
+        await access.update_one({"_id": ben.id}, {"$set": {"active": True}})
+        await live.access_changed()
+    assert (await live.data(WHO, token=live.token_of("ben")))["viewer"]["id"] == ben.id
 
 
 def _alg_none_token(email: str) -> str:

@@ -200,6 +200,7 @@ async def test_the_viewer_comes_from_a_carded_access_entry_without_a_read(
     await access.update_one(
         {"_id": ben.id}, {"$set": {"name": "Ben (from the entry)", "email": before["email"]}}
     )
+    await live.access_changed()
     try:
         reads.clear()
         viewer = (await live.data(query, token=live.token_of("ben")))["viewer"]
@@ -207,6 +208,7 @@ async def test_the_viewer_comes_from_a_carded_access_entry_without_a_read(
         assert viewer == {**before, "name": "Ben (from the entry)"}
     finally:
         await access.update_one({"_id": ben.id}, {"$unset": {"name": "", "email": ""}})
+        await live.access_changed()
 
 
 async def test_stages_are_ordered_by_sequence_then_name(live: Live) -> None:

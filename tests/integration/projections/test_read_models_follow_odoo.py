@@ -145,9 +145,25 @@ async def test_the_access_entry_carries_the_users_card_and_follows_a_rename(
     access = await p.doc("user_access_matrix", "user_access_matrix", uid)
     assert profile is not None and access is not None
     assert (access["name"], access["email"]) == (profile["name"], profile["email"])
+    # Servers share access entries while the matrix's content position stands: a deal
+    # change leaves it, an org change (the rename) moves it.
+    state = p.db["projection_state"]
+
+    async def content() -> int:
+        doc = await state.find_one({"_id": "user_access_matrix"})
+        return int(doc["content_position"])
+
+    first = await content()
+    assert first > 0
+    deal = p.odoo.records(LEAD, [["user_id", "=", demo.users["ethan"]]])[0]["id"]
+    p.odoo.clock.advance(60)
+    p.odoo.write(LEAD, [deal], {"expected_revenue": 4321.0})
+    await p.sync()
+    assert (await content()) == first
     p.odoo.clock.advance(60)
     p.odoo.write(USER, [demo.users["ethan"]], {"name": "Ethan Renamed"})
     await p.sync()
     access = await p.doc("user_access_matrix", "user_access_matrix", uid)
     assert access is not None and access["name"] == "Ethan Renamed"
+    assert (await content()) > first
     await assert_clean(p)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 
 from schema.errors import Forbidden, Unauthenticated
 from schema.read_store import ReadModels
-from schema.session import Identity, Session
+from schema.session import AccessCache, Identity, Session
 
 SOON = datetime.now(UTC) + timedelta(hours=1)
 
@@ -117,3 +117,64 @@ async def test_an_expired_identity_is_refused_even_mid_connection() -> None:
     current._identity = Identity("a@x.io", False, datetime.now(UTC) - timedelta(seconds=1))
     with pytest.raises(Unauthenticated):
         await current.caller()
+
+
+def shared_sessions(
+    docs: list[dict[str, Any]], stamp: list[Any], clock: list[float]
+) -> tuple[Callable[[str], Session], FakeCollection, AccessCache]:
+    """Sessions of one server: one store, one stamp reader, one AccessCache."""
+    collection = FakeCollection(docs)
+    read_models = ReadModels(FakeDb(collection), stamp_of=lambda base: stamp[0])  # type: ignore[arg-type]
+    cache = AccessCache()
+
+    def new(authorization: str) -> Session:
+        return Session(Tokens(), read_models, access_ttl=10, authorization=authorization,
+                       clock=lambda: clock[0], shared=cache)  # fmt: skip
+
+    return new, collection, cache
+
+
+async def test_requests_share_an_entry_only_while_the_stamp_stands() -> None:
+    clock, stamp = [0.0], [("g1", 5)]
+    new, collection, _ = shared_sessions([access("7", "a@x.io", reports=2)], stamp, clock)
+    first = await new("Bearer a@x.io").caller()
+    second = await new("Bearer a@x.io").caller()  # another request: no read
+    assert collection.reads == 1 and first == second
+    # The access matrix changed (its stamp moved): the next request reads the new entry.
+    collection.docs[0]["active"] = False
+    stamp[0] = ("g1", 9)
+    with pytest.raises(Forbidden):
+        await new("Bearer a@x.io").caller()
+    assert collection.reads == 2
+    # A missing entry is shared too (a stranger), and found once the stamp moves.
+    with pytest.raises(Forbidden):
+        await new("Bearer b@x.io").caller()
+    with pytest.raises(Forbidden):
+        await new("Bearer b@x.io").caller()
+    assert collection.reads == 3
+    collection.docs.append(access("8", "b@x.io"))
+    stamp[0] = ("g2", 9)  # a rebuild switched generations
+    assert (await new("Bearer b@x.io").caller()).viewer.user_id == "8"
+
+
+async def test_no_stamp_no_sharing_and_never_beyond_the_ttl() -> None:
+    clock, stamp = [0.0], [None]
+    new, collection, cache = shared_sessions([access("7", "a@x.io")], stamp, clock)
+    await new("Bearer a@x.io").caller()
+    await new("Bearer a@x.io").caller()
+    assert collection.reads == 2 and len(cache) == 0  # no refresher: every request reads
+    stamp[0] = ("g1", 1)
+    await new("Bearer a@x.io").caller()
+    clock[0] = 9.9
+    await new("Bearer a@x.io").caller()
+    assert collection.reads == 3
+    clock[0] = 10.0  # the stamp stands, but PULSE_ACCESS_TTL still bounds an entry's age
+    await new("Bearer a@x.io").caller()
+    assert collection.reads == 4
+
+
+def test_the_cache_keeps_the_latest_reads() -> None:
+    cache = AccessCache(max_entries=2)
+    for email in ("a", "b", "a", "c"):  # "a" read again: "b" is now the oldest
+        cache.put(email, "s", 0.0, None)
+    assert [cache.get(e, "s", -1.0)[0] for e in ("a", "b", "c")] == [True, False, True]
