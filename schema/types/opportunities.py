@@ -22,8 +22,18 @@ from schema.types.people import UserProfile
 
 def money(value: float) -> float:
     """PRODUCT.md §3: money is output rounded to 2 decimals, by the domain's rule (the decimal
-    the float prints as, half away from zero: 250.555 -> 250.56, not float rounding's .55)."""
-    return round_money(to_units(value))
+    the float prints as, half away from zero: 250.555 -> 250.56, not float rounding's .55).
+
+    Stored values are mostly rounded already (a dashboard's sums, Odoo's amounts): a float
+    that prints with at most two decimals is its own rounding, and the exact path (two
+    Decimal operations) was a twentieth of a big dashboard's CPU. ``tests/unit/schema/
+    test_money.py`` checks both paths agree."""
+    number = float(value)
+    text = repr(number)
+    dot = text.find(".")
+    if dot > 0 and len(text) - dot <= 3 and "e" not in text:
+        return number if number != 0 else 0.0  # -0.0 prints as 0.0, as the exact path gives
+    return round_money(to_units(number))
 
 
 @strawberry.type
