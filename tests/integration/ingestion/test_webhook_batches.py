@@ -101,7 +101,9 @@ async def stack(odoo19: FakeOdoo, mongo_db: Any) -> AsyncIterator[Stack]:
         await part.ensure_indexes()
     ingestor = Ingestor(events, snapshots, SystemClock())
     processor = WebhookProcessor(client, ingestor)
-    drainer = InboxDrainer(inbox, processor, retry_base=0.01)
+    # Retries due 0.5 s after a first failure: with 0.01 s (due after 20 ms) a slow machine
+    # reached the retry within the same drain_once (two attempts where the tests expect one).
+    drainer = InboxDrainer(inbox, processor, retry_base=0.25)
     sync = SyncHandler(client, ingestor, runs, SystemClock())
     yield Stack(odoo19, client, mongo_db, events, inbox, sync, processor, drainer)
     await client.aclose()
@@ -228,7 +230,7 @@ async def test_odoo_down_for_one_model_retries_only_its_deliveries(stack: Stack)
     assert waiting["status"] == "pending" and waiting["attempts"] == 1
     assert waiting["last_error"] and "503" in waiting["last_error"]
     stack.odoo.faults.clear()
-    await asyncio.sleep(0.05)  # the retry delay (retry_base 0.01 s)
+    await asyncio.sleep(0.55)  # the retry delay (retry_base 0.25 s: 0.5 s after one attempt)
     assert await stack.drainer.drain_once() == 1
     waiting = await stack.doc(deliveries[1])
     assert waiting["status"] == "done" and waiting["result"]["created"] == 1
@@ -253,7 +255,7 @@ async def test_a_poison_record_does_not_hold_back_the_rest_of_its_batch(stack: S
             assert commit is not None and doc["result"]["lastPosition"] == commit["end"]
     assert await stack.last_commit(LEAD, poison) is None
     stack.events.poisoned = None  # fixed: the next attempt goes through
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.55)  # the retry delay
     assert await stack.drainer.drain_once() == 1
     assert (await stack.doc(deliveries[poison]))["status"] == "done"
 
