@@ -32,7 +32,7 @@ def money(value: float) -> float:
     text = repr(number)
     dot = text.find(".")
     if dot > 0 and len(text) - dot <= 3 and "e" not in text:
-        return number if number != 0 else 0.0  # -0.0 prints as 0.0, as the exact path gives
+        return number if number != 0 else 0.0  # the exact path turns -0.0 into 0.0 too
     return round_money(to_units(number))
 
 
