@@ -51,6 +51,7 @@ def parse_odoo_time(value: str | None) -> datetime | None:
 
 class OpportunityViewProjection(Projection):
     name = "opportunity_view"
+    version = 2  # 2: the salesperson's card carries ``active``
     collections = (
         CollectionSpec(OPPORTUNITIES, tuple(OPPORTUNITY_INDEXES)),
         CollectionSpec(STAGES),
@@ -95,7 +96,7 @@ class OpportunityViewProjection(Projection):
             self._related[("partner_id", odoo_id)] = position
         elif model == USER:
             self._org_position = position
-            if _name_or_email_changed(applied.before(), applied.after()):
+            if _card_changed(applied.before(), applied.after()):
                 self._related[("user_id", odoo_id)] = position
         else:
             self._org_position = position
@@ -161,7 +162,12 @@ class OpportunityViewProjection(Projection):
             "stage": stage_doc(stage) if stage is not None else None,
             "salesperson_id": salesperson_id if profile is not None else None,
             "salesperson": (
-                {"id": salesperson_id, "name": profile.name, "email": profile.email}
+                {
+                    "id": salesperson_id,
+                    "name": profile.name,
+                    "email": profile.email,
+                    "active": profile.active,
+                }
                 if profile is not None and isinstance(user, UserRecord)
                 else None
             ),
@@ -238,10 +244,13 @@ def _stage_list(stage: StageRecord) -> dict[str, Any]:
     }
 
 
-def _name_or_email_changed(before: Any, after: Any) -> bool:
+def _card_changed(before: Any, after: Any) -> bool:
+    """Whether the salesperson card copied into the user's opportunities may change. (An
+    archived or restored user also changes the org chart, which re-derives them anyway.)"""
     if not isinstance(before, UserRecord) or not isinstance(after, UserRecord):
         return True
-    return (before.name, before.email, before.login) != (after.name, after.email, after.login)
+    fields = ("name", "email", "login", "active")
+    return any(getattr(before, f) != getattr(after, f) for f in fields)
 
 
 def _notifications(

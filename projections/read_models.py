@@ -109,9 +109,13 @@ class StageDoc(Doc):
 
 
 class SalespersonDoc(Doc):
+    """The salesperson's card, copied in so a page needs no profile read. ``email`` and
+    ``active`` are None in documents written before version 2 of the projection."""
+
     id: str
     name: str
     email: str | None = None
+    active: bool | None = None
 
 
 class AccountDoc(Doc):

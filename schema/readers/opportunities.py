@@ -50,6 +50,7 @@ from schema.context import Context
 from schema.cursors import KeyKind, Position, decode_cursor, encode_cursor
 from schema.errors import BadUserInput, check_range
 from schema.inputs import given
+from schema.loaders import ProfileCard
 from schema.readers.dashboards import dashboard_id
 from schema.readers.profiles import readable_profiles
 from schema.session import Caller
@@ -61,7 +62,8 @@ from schema.types.opportunities import (
     OpportunityFilter,
     PageInfo,
 )
-from schema.visibility import opportunity_scope, sees_opportunity
+from schema.types.people import UserProfile
+from schema.visibility import opportunity_scope, reads_profile, sees_opportunity
 
 log = logging.getLogger("pulse.graphql")
 
@@ -225,16 +227,45 @@ def _visible_doc(caller: Caller, row: dict[str, Any]) -> OpportunityDoc | None:
         return None
 
 
+def _embedded_card(doc: OpportunityDoc) -> ProfileCard | None:
+    """The salesperson's card as the projection copied it in, when complete (documents
+    written before version 2 of ``opportunity_view`` lack ``active``)."""
+    person = doc.salesperson
+    if (
+        person is None
+        or person.id != doc.salesperson_id
+        or person.email is None
+        or person.active is None
+    ):
+        return None
+    return ProfileCard(person.id, person.email, person.name, person.active)
+
+
 async def opportunity_nodes(
     ctx: Context, caller: Caller, rows: Sequence[dict[str, Any]]
 ) -> list[Opportunity | None]:
-    """Per row, its node, or None when the caller may not see it (or it is malformed). The
-    salespeople the caller may read come in one read for all the rows (``readable_profile``'s
-    rule: a salesperson the caller may not read, or without a profile, shows as null)."""
+    """Per row, its node, or None when the caller may not see it (or it is malformed).
+
+    The salesperson is shown by ``readable_profile``'s rule: null when the caller may not
+    read them. Their card comes from the row itself (``opportunity_view`` copies it in and
+    re-derives the rows when it changes), so a page makes no profile read; only rows
+    written without a complete card fall back to one read of the profiles for all of them
+    (a salesperson without a profile then shows as null)."""
     docs = [_visible_doc(caller, row) for row in rows]
-    people = await readable_profiles(
-        ctx, sorted({d.salesperson_id for d in docs if d is not None and d.salesperson_id})
-    )
+    people: dict[str, UserProfile] = {}
+    missing: set[str] = set()
+    for doc in docs:
+        person = None if doc is None else doc.salesperson_id
+        if person is None or person in people or not reads_profile(caller, person):
+            continue
+        assert doc is not None
+        card = _embedded_card(doc)
+        if card is None:
+            missing.add(person)
+        else:
+            people[person] = UserProfile.from_card(card)
+    if missing:
+        people.update(await readable_profiles(ctx, sorted(missing - people.keys())))
     return [
         None if doc is None else Opportunity.from_doc(doc, people.get(doc.salesperson_id or ""))
         for doc in docs

@@ -204,7 +204,9 @@ def opportunity_doc(
         salesperson=(
             None
             if person is None
-            else SalespersonDoc(id=person.id, name=person.name, email=person.email)
+            else SalespersonDoc(
+                id=person.id, name=person.name, email=person.email, active=owner != "dora"
+            )
         ),
         account=None if account is None else AccountDoc(odoo_id=odoo_id + 5, name=account),
         deadline=deadline,

@@ -167,3 +167,37 @@ async def test_the_access_entry_carries_the_users_card_and_follows_a_rename(
     assert access is not None and access["name"] == "Ethan Renamed"
     assert (await content()) > first
     await assert_clean(p)
+
+
+async def test_opportunities_carry_their_salespersons_card_through_a_rename_and_archive(
+    pipeline: Pipeline,
+) -> None:
+    # A page shows each row's salesperson from the card copied into the row (no profile
+    # read), so the card must show what the profile shows, and move with it.
+    p, demo = pipeline, pipeline.odoo.demo
+    await p.sync()
+    user = demo.users["ethan"]
+    view = await active_collection(p.db, "opportunity_view", "opportunity_view")
+
+    async def cards() -> list[dict[str, object]]:
+        rows = [row async for row in view.find({"salesperson_id": str(user)})]
+        assert rows
+        return [row["salesperson"] for row in rows]
+
+    async def profile_card() -> dict[str, object]:
+        profile = await p.doc("user_profiles", "user_profiles", str(user))
+        assert profile is not None
+        return {k: profile[k] for k in ("name", "email", "active")} | {"id": str(user)}
+
+    assert {tuple(sorted(c.items())) for c in await cards()} == {
+        tuple(sorted((await profile_card()).items()))
+    }
+    assert (await profile_card())["active"] is True
+    for change in ({"name": "Ethan Renamed"}, {"active": False}):
+        p.odoo.clock.advance(60)
+        p.odoo.write(USER, [user], change)
+        await p.sync(SyncMode.FULL)
+        expected = await profile_card()
+        assert expected.items() >= change.items()
+        assert all(card == expected for card in await cards())
+    await assert_clean(p)
