@@ -15,6 +15,7 @@ from schema.readers.dashboards import current_dashboard
 from schema.readers.events import explore_events
 from schema.readers.opportunities import find_opportunity, list_opportunities
 from schema.readers.profiles import org_chart, readable_profile, viewer_profile
+from schema.selection import selects
 from schema.types.admin import EventConnection, EventFilter, ProjectionStatus, SyncRun
 from schema.types.dashboard import Dashboard
 from schema.types.enums import OpportunityOrder
@@ -49,7 +50,10 @@ class Query:
         first: int | None = 50,
         after: str | None = UNSET,
     ) -> OpportunityConnection:
-        return await list_opportunities(info.context, given(filter), order_by, first, given(after))
+        return await list_opportunities(
+            info.context, given(filter), order_by, first, given(after),
+            count_early=selects(info, "totalCount"),
+        )  # fmt: skip
 
     @described.field("Null when unknown or not visible.")
     async def opportunity(self, info: Info, id: strawberry.ID) -> Opportunity | None:

@@ -348,7 +348,11 @@ async def list_opportunities(
     order: OpportunityOrder | None,
     first: int | None,
     after: str | None,
+    *,
+    count_early: bool = False,
 ) -> OpportunityConnection:
+    """One page. ``count_early``: the client selects ``totalCount``, so its reads start now,
+    beside the page's instead of after them (one store round trip less of waiting)."""
     caller = await ctx.session.caller()
     count = check_range("first", DEFAULT_PAGE if first is None else first, 0, MAX_PAGE)
     order = order or OpportunityOrder.UPDATED_DESC
@@ -356,8 +360,19 @@ async def list_opportunities(
     position = None if after is None else decode_cursor(after, order.value, sort.kind)
     statuses, parts = _restrictions(flt)
     base = merged([opportunity_scope(caller), {"status": {"$in": statuses}}, *parts])
-    collection = await ctx.read_models.collection(OPPORTUNITIES)
-    rows = await _rows(collection, base, sort, position, count + 1)
+    total = TotalCount(ctx, caller, statuses, bool(parts), base)
+    early = asyncio.ensure_future(total.get()) if count_early else None
+    if early is not None:
+        # Its outcome is the resolver's to report (``get`` computes again after a failure);
+        # unobserved, a failure here would only be logged as never retrieved.
+        early.add_done_callback(_observe)
+    try:
+        collection = await ctx.read_models.collection(OPPORTUNITIES)
+        rows = await _rows(collection, base, sort, position, count + 1)
+    except BaseException:
+        if early is not None:
+            early.cancel()
+        raise
     has_next = len(rows) > count
     edges: list[OpportunityEdge] = []
     end_cursor: str | None = None
@@ -366,12 +381,16 @@ async def list_opportunities(
         end_cursor = encode_cursor(order.value, sort.kind, row.get(sort.field), str(row["_id"]))
         if node is not None:
             edges.append(OpportunityEdge(cursor=end_cursor, node=node))
-    total = TotalCount(ctx, caller, statuses, bool(parts), base)
     return OpportunityConnection(
         page_info=PageInfo(has_next_page=has_next, end_cursor=end_cursor),
         edges=edges,
         total=total.get,
     )
+
+
+def _observe(task: asyncio.Future[int]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def find_opportunity(ctx: Context, opportunity_id: str) -> Opportunity | None:

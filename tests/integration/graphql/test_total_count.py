@@ -16,6 +16,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from projections.read_models import ADMIN_DASHBOARD_ID, DASHBOARDS
+from schema.readers import opportunities
 from schema.readers.opportunities import COUNT_SOURCES, COUNTS
 from tests.integration.graphql.conftest import Live, live_server
 from tests.integration.graphql.test_visibility import SEES, all_pages, token_for
@@ -161,6 +162,50 @@ async def test_a_count_selected_twice_is_made_once(live: Live) -> None:
     connection = data["opportunities"]
     assert connection["a"] == connection["b"] == connection["totalCount"] == 10
     assert counted() == (before[0], before[1] + 1)
+
+
+async def test_the_count_is_read_beside_the_page_not_after_it(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps: list[str] = []
+    rows, compute = opportunities._rows, opportunities.TotalCount._compute
+
+    async def tracked_rows(*args: Any) -> Any:
+        steps.append("rows")
+        found = await rows(*args)
+        steps.append("rows read")
+        return found
+
+    async def tracked_compute(self: opportunities.TotalCount) -> int:
+        steps.append("count")
+        return await compute(self)
+
+    monkeypatch.setattr(opportunities, "_rows", tracked_rows)
+    monkeypatch.setattr(opportunities.TotalCount, "_compute", tracked_compute)
+    data = await live.data(LIST, token=token_for(live, "maya"))
+    assert steps == ["rows", "count", "rows read"]
+    assert data["opportunities"]["totalCount"] == len(data["opportunities"]["edges"])
+    steps.clear()
+    await live.data("{ opportunities { edges { cursor } } }", token=token_for(live, "maya"))
+    assert steps == ["rows", "rows read"]  # not selected: not counted at all
+
+
+async def test_an_early_count_that_fails_is_made_again_by_its_field(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compute = opportunities.TotalCount._compute
+    failures: list[int] = []
+
+    async def failing_once(self: opportunities.TotalCount) -> int:
+        if not failures:
+            failures.append(1)
+            raise ConnectionError("the store went away for a moment")
+        return await compute(self)
+
+    monkeypatch.setattr(opportunities.TotalCount, "_compute", failing_once)
+    data = await live.data(LIST, token=token_for(live, "maya"))
+    assert failures == [1]
+    assert data["opportunities"]["totalCount"] == len(data["opportunities"]["edges"]) > 0
 
 
 def matching(live: Live, who: str, flt: dict[str, Any]) -> set[str]:
