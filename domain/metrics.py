@@ -269,11 +269,17 @@ class DashboardData:
 @dataclass(slots=True)
 class DashboardState:
     """One viewer's sums. Mutable (``apply`` folds a change in place); keys whose aggregate
-    becomes empty are dropped, so equal contents mean equal states."""
+    becomes empty are dropped, so equal contents mean equal states.
+
+    ``touched`` collects the salespeople whose entry ``add``/``remove`` changed, for ONE
+    consumer that renders the team rows incrementally and empties it (``take_touched``):
+    a viewer's table above a changed deal finds its changed rows without visiting the up
+    to 1,000 unchanged ones. Not part of the state's value (not compared, not stored)."""
 
     totals: Aggregate = _EMPTY
     by_stage: dict[int | None, Aggregate] = field(default_factory=dict)
     by_salesperson: dict[str | None, Aggregate] = field(default_factory=dict)
+    touched: set[str | None] = field(default_factory=set, compare=False, repr=False)
 
     def add(self, c: Contribution) -> None:
         self.totals = self.totals.add(c)
@@ -281,11 +287,18 @@ class DashboardState:
         self.by_salesperson[c.salesperson_id] = self.by_salesperson.get(
             c.salesperson_id, _EMPTY
         ).add(c)
+        self.touched.add(c.salesperson_id)
 
     def remove(self, c: Contribution) -> None:
         self.totals = self.totals.remove(c)
         _remove_from(self.by_stage, c.stage_id, c)
         _remove_from(self.by_salesperson, c.salesperson_id, c)
+        self.touched.add(c.salesperson_id)
+
+    def take_touched(self) -> set[str | None]:
+        """The salespeople touched since the last call (or since the state was made)."""
+        touched, self.touched = self.touched, set()
+        return touched
 
     def apply(self, old: Contribution | None, new: Contribution | None) -> None:
         """Replace what an opportunity contributed (``old``, None if nothing) by ``new``."""
