@@ -486,6 +486,7 @@ class PulseGraphQL(GraphQL[Context, None]):
             access_ttl=self._access_ttl,
             authorization=None if websocket else request.headers.get("authorization"),
             shared=self._access_cache,
+            follow_access_changes=websocket,
         )
         return Context(
             read_models=read_models,

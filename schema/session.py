@@ -14,6 +14,11 @@ So an HTTP request sees an access change as soon as the server's next refresh (e
 second) does, not a TTL later, and a request after the first costs one store round trip
 fewer (a third of a ``dashboard`` request's). Without a stamp (no refresher, or its reads
 fail) nothing is shared.
+
+A WebSocket connection's session (``follow_access_changes``) also drops its own caller when
+the stamp moves, so a subscription of a user who was archived or moved is cut off or
+re-scoped at the next refresh, not up to a TTL later. An HTTP request's session keeps one
+caller for the whole request: its resolvers see one consistent access set.
 """
 
 from __future__ import annotations
@@ -147,16 +152,19 @@ class Session:
         authorization: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         shared: AccessCache | None = None,
+        follow_access_changes: bool = False,
     ) -> None:
         self._authenticator = authenticator
         self._read_models = read_models
         self._ttl = access_ttl
         self._clock = clock
         self._shared = shared
+        self._follow = follow_access_changes
         self._authorization = authorization
         self._identity: Identity | None = None
         self._expiry: tuple[Identity, float] | None = None
-        self._caller: tuple[Caller, float] | None = None
+        # The caller, when it was read, and the access matrix's stamp taken before the read.
+        self._caller: tuple[Caller, float, Hashable | None] | None = None
         self._lock = asyncio.Lock()
 
     def present(self, authorization: str | None) -> Identity:
@@ -185,22 +193,37 @@ class Session:
         whose email is neither an active Odoo user nor an admin)."""
         identity = self.identity()
         cached = self._caller
-        if cached is not None and self._clock() - cached[1] < self._ttl:
+        if cached is not None and self._current(cached):
             return cached[0]
         async with self._lock:  # concurrent resolvers share one read
             cached = self._caller
-            if cached is not None and self._clock() - cached[1] < self._ttl:
+            if cached is not None and self._current(cached):
                 return cached[0]
             self._caller = None
-            caller = await self._load(identity)
-            self._caller = (caller, self._clock())
+            # The stamp is taken before the read: an entry rewritten after it was taken
+            # moves the stamp past it, so the entry is read again, whichever version this
+            # read saw.
+            stamp = self._stamp()
+            caller = await self._load(identity, stamp)
+            self._caller = (caller, self._clock(), stamp)
             return caller
 
-    async def _entry(self, email: str) -> AccessEntry | None:
+    def _stamp(self) -> Hashable | None:
+        if self._shared is None and not self._follow:
+            return None
+        return self._read_models.stamp(USER_ACCESS)
+
+    def _current(self, cached: tuple[Caller, float, Hashable | None]) -> bool:
+        if self._clock() - cached[1] >= self._ttl:
+            return False
+        if not self._follow:
+            return True
+        # No stamp now (no refresher, or it fails): the TTL alone bounds the caller's age.
+        stamp = self._read_models.stamp(USER_ACCESS)
+        return stamp is None or stamp == cached[2]
+
+    async def _entry(self, email: str, stamp: Hashable | None) -> AccessEntry | None:
         shared = self._shared
-        # The stamp is taken before the read: an entry rewritten after it was taken moves
-        # the stamp past it, so the entry is read again, whichever version this read saw.
-        stamp = self._read_models.stamp(USER_ACCESS) if shared is not None else None
         started = self._clock()
         if shared is not None and stamp is not None:
             found, entry = shared.get(email, stamp, read_after=started - self._ttl)
@@ -215,8 +238,8 @@ class Session:
             shared.put(email, stamp, started, access)
         return access
 
-    async def _load(self, identity: Identity) -> Caller:
-        access = await self._entry(identity.email)
+    async def _load(self, identity: Identity, stamp: Hashable | None) -> Caller:
+        access = await self._entry(identity.email, stamp)
         if identity.is_admin:
             # An admin need not be an Odoo user; when they are, `viewer` is their profile.
             user_id = access.id if access is not None else None

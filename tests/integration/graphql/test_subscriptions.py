@@ -216,6 +216,39 @@ async def test_a_user_who_loses_access_is_cut_off(live: Live) -> None:
     await live.wait_for_subscribers(channel, 0)
 
 
+@pytest.fixture(scope="module")
+async def patient(mongo_url: str, mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[Live]:
+    """A server with the default access TTL (300 s): longer than any test waits."""
+    async with live_server(mongo_url, mongo_client) as srv:
+        yield srv
+
+
+async def test_a_subscription_is_cut_off_when_the_server_sees_the_change_not_a_ttl_later(
+    patient: Live,
+) -> None:
+    live, ben = patient, patient.world["ben"]
+    channel = dashboard_channel(ben.id)
+    access = await live.collection(USER_ACCESS)
+    async with subscription(live.ws_url, live.token_of("ben"), DASHBOARD) as feed:
+        await feed.next()
+        await live.wait_for_subscribers(channel)
+        await set_dashboard(live, "ben", 1234.0, as_of=50)
+        await live.hub.publish(channel, {"position": 50})
+        pushed = await feed.next()  # served from the connection's caller: the stamp stands
+        assert pushed["dashboardUpdated"]["metrics"]["pipelineValue"] == 1234.0
+        await access.update_one({"_id": ben.id}, {"$set": {"active": False}})
+        await live.access_changed()  # the access matrix's stamp moved; the server saw it
+        try:
+            await live.hub.publish(channel, {"position": 51})
+            with pytest.raises(Exception, match="no access") as refused:
+                await feed.next()
+            assert "FORBIDDEN" in json.dumps(getattr(refused.value, "errors", None))
+        finally:
+            await access.update_one({"_id": ben.id}, {"$set": {"active": True}})
+            await live.access_changed()
+    await live.wait_for_subscribers(channel, 0)
+
+
 async def test_notifications_published_by_another_process_arrive(live: Live) -> None:
     """Through Redis, another process's notification reaches this server's subscribers;
     with in-process broadcast it must not (memory broadcast is one process only)."""

@@ -173,6 +173,41 @@ async def test_no_stamp_no_sharing_and_never_beyond_the_ttl() -> None:
     assert collection.reads == 4
 
 
+async def test_a_connection_drops_its_caller_when_the_stamp_moves_a_request_does_not() -> None:
+    clock, stamp = [0.0], [("g1", 5)]
+    docs = [access("7", "a@x.io")]
+    collection = FakeCollection(docs)
+    read_models = ReadModels(FakeDb(collection), stamp_of=lambda base: stamp[0])  # type: ignore[arg-type]
+
+    def new(*, connection: bool) -> Session:
+        return Session(Tokens(), read_models, access_ttl=10, authorization="Bearer a@x.io",
+                       clock=lambda: clock[0], follow_access_changes=connection)  # fmt: skip
+
+    socket, request = new(connection=True), new(connection=False)
+    await socket.caller()
+    await request.caller()
+    await socket.caller()
+    assert collection.reads == 2  # each read once; the stamp stands
+    docs[0]["active"] = False
+    stamp[0] = ("g1", 6)  # the user was archived
+    with pytest.raises(Forbidden):
+        await socket.caller()
+    # One request keeps one caller throughout (consistent access sets for its resolvers).
+    assert (await request.caller()).viewer.user_id == "7"
+    assert collection.reads == 3
+    # No stamp (the refresher fails): the connection keeps its caller, for the TTL only.
+    docs[0]["active"] = True
+    clock[0] = 11.0
+    await socket.caller()
+    stamp[0] = None
+    clock[0] = 20.9
+    await socket.caller()
+    assert collection.reads == 4
+    clock[0] = 21.0
+    await socket.caller()
+    assert collection.reads == 5
+
+
 def test_the_cache_keeps_the_latest_reads() -> None:
     cache = AccessCache(max_entries=2)
     for email in ("a", "b", "a", "c"):  # "a" read again: "b" is now the oldest
