@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
@@ -368,6 +369,18 @@ def _decode_json(data: str | bytes, what: str) -> Any:
         raise HTTPException(400, f"Unable to parse the {what} as JSON") from None
 
 
+def encode_json_text(data: object) -> str:
+    """Responses and WebSocket messages, by orjson: ``json.dumps`` was a fifth of a big
+    dashboard's CPU (a VP's 500 team rows: ~3 of 14 ms). Text, not bytes: Strawberry sends
+    bytes as binary WebSocket frames, which graphql-transport-ws does not allow. Whatever
+    orjson refuses (an integer beyond 64 bits in a JSON value) is encoded as Strawberry
+    does."""
+    try:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(data, separators=(",", ":"))
+
+
 class PulseGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PulseTransportWSHandler
 
@@ -402,6 +415,9 @@ class PulseGraphQL(GraphQL[Context, None]):
         """GraphiQL with every file served by Pulse (``infrastructure/web``), not from a CDN;
         without the npm packages, a page that says how to install them."""
         return graphiql_page(request, self._web_assets, GRAPHQL_PATH)
+
+    def encode_json(self, data: object) -> str:
+        return encode_json_text(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         """A POST body: a JSON object (a list is a batch, refused later with a 400).
