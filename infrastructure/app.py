@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import cast
@@ -91,6 +92,14 @@ async def collect_gauges(container: Container) -> list[str]:
         "pulse_subscribers",
         "Connected subscription listeners in this process.",
         [({}, container.hub.subscriber_count())],
+    )
+    # 0 until the heap first settled after start-up (infrastructure.heap): that full
+    # collection of everything the workers loaded pauses the process once, so a load test
+    # (bench/) waits for it before measuring the steady state.
+    lines += gauge(
+        "pulse_heap_frozen_objects",
+        "Objects kept out of the collector's full passes since the heap last settled.",
+        [({}, gc.get_freeze_count())],
     )
     return lines
 

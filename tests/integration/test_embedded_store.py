@@ -167,6 +167,13 @@ def test_pulse_serve_answers_health_and_leaves_no_store_behind(
         metrics = httpx.get(f"{base}/metrics").text
         assert 'pulse_projection_lag{projection="dashboard_metrics"}' in metrics
         assert "pulse_http_request_duration_seconds_count" in metrics
+
+        def settled() -> bool:  # the serve process settles its heap once its workers load
+            lines = httpx.get(f"{base}/metrics", timeout=5).text.splitlines()
+            frozen = [line for line in lines if line.startswith("pulse_heap_frozen_objects ")]
+            return len(frozen) == 1 and float(frozen[0].split()[1]) > 0
+
+        assert wait_until(settled, timeout=30), "the heap never settled"
         assert len(store_processes(tmp_path)) == 1
         server.send_signal(sig)
         assert server.wait(timeout=30) == 0
