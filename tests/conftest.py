@@ -15,6 +15,9 @@ from infrastructure.mongo.embedded import EmbeddedStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# A timeout that asyncio cannot swallow, reporting where every task waits.
+pytest_plugins = ["tests.support.timeouts"]
+
 
 @pytest.fixture(scope="session")
 def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
