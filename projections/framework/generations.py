@@ -91,21 +91,20 @@ class ActiveGenerations:
     def __init__(self, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[int, float]] = {}
-        # (generation, content_position, incarnation) as the last refresh saw them, with its
-        # expiry.
-        self._stamps: dict[tuple[str, str], tuple[Stamp, float]] = {}
+        # (db, projection) -> (generation, the last refresh's (generation, content_position,
+        # incarnation) or None when only the generation was looked up, expiry).
+        self._entries: dict[tuple[str, str], tuple[int, Stamp | None, float]] = {}
 
     async def generation(self, db: AsyncDatabase[Any], projection: str) -> int:
         key = (db.name, projection)
-        hit = self._cache.get(key)
+        hit = self._entries.get(key)
         now = self._clock()
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[2] > now:
             return hit[0]
         doc = await db[STATE_COLLECTION].find_one({"_id": projection}, {"generation": 1})
         # No state yet: the runner will create generation 1, so that is what readers read.
         generation = int(doc.get("generation", 1)) if doc else 1
-        self._cache[key] = (generation, now + self.ttl)
+        self._entries[key] = (generation, None, now + self.ttl)
         return generation
 
     async def refresh(self, db: AsyncDatabase[Any], projections: Iterable[str]) -> None:
@@ -125,28 +124,24 @@ class ActiveGenerations:
         }
         for name in names:
             stamp = found.get(name, (1, 0, ""))
-            self._cache[(db.name, name)] = (stamp[0], expires)
-            self._stamps[(db.name, name)] = (stamp, expires)
+            self._entries[(db.name, name)] = (stamp[0], stamp, expires)
 
     def stamp(self, db: AsyncDatabase[Any], projection: str) -> Stamp | None:
         """The projection's (generation, content_position, incarnation) as a refresh at most
         ``ttl`` ago saw them; None when there was none (no refresher, or it fails): then
         nobody should keep documents on the strength of it."""
-        hit = self._stamps.get((db.name, projection))
-        if hit is None or hit[1] <= self._clock():
+        hit = self._entries.get((db.name, projection))
+        if hit is None or hit[2] <= self._clock():
             return None
-        return hit[0]
+        return hit[1]
 
     def invalidate(self, projections: Iterable[str] | None = None) -> None:
         if projections is None:
-            self._cache.clear()
-            self._stamps.clear()
+            self._entries.clear()
             return
         names = set(projections)
-        for key in [k for k in self._cache if k[1] in names]:
-            del self._cache[key]
-        for key in [k for k in self._stamps if k[1] in names]:
-            del self._stamps[key]
+        for key in [k for k in self._entries if k[1] in names]:
+            del self._entries[key]
 
 
 _default = ActiveGenerations()
