@@ -7,13 +7,16 @@ stores a ``BaseException`` raised inside a task step on the task instead of prop
 the timeout is lost and a hung test hangs the whole run (seen once in CI). So the timer is a
 thread, as with pytest-timeout's ``thread`` method, and before that method's report (every
 thread's stack) and ``os._exit(1)`` it writes what the thread stacks cannot show: every
-pending task of every running event loop and the line each one is suspended at.
+pending task of every running event loop and the line each one is suspended at, and the
+machine's TCP sockets (the hang seen left 655 unsent bytes on a connection to the store).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import shutil
+import subprocess
 import sys
 import threading
 from typing import Any
@@ -63,9 +66,29 @@ def describe_tasks() -> str:
     return "\n".join(out) + "\n"
 
 
+def describe_sockets() -> str:
+    """Every TCP socket with its queues and state (``ss``), and the kernel's listen-queue
+    overflow counters: a request stuck in a send queue, or a connection the store never
+    accepted, shows here and nowhere else. Best effort: empty without the tools."""
+    out = []
+    for command in (
+        ["ss", "-tanpi"],
+        ["nstat", "-az", "TcpExtListenOverflows", "TcpExtListenDrops"],
+    ):
+        if shutil.which(command[0]) is None:
+            continue
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+            out.append(f"$ {' '.join(command)}\n{done.stdout}")
+        except (OSError, subprocess.SubprocessError) as err:
+            out.append(f"$ {' '.join(command)}: {err}")
+    return "\n".join(out)
+
+
 def _expire(item: pytest.Item, settings: Any) -> None:
     try:
         sys.stderr.write(f"\n+++ Timeout of {item.nodeid}: asyncio tasks +++\n{describe_tasks()}")
+        sys.stderr.write(f"\n+++ Sockets +++\n{describe_sockets()}\n")
         sys.stderr.flush()
     finally:
         pytest_timeout.timeout_timer(item, settings)  # thread stacks, then os._exit(1)

@@ -61,3 +61,4 @@ def test_a_hung_async_test_ends_the_run_and_names_where_each_task_waits(tmp_path
     assert "name='poller'" in output
     assert "in poll" in output
     assert "test_hang.py:12 in test_hangs_while_a_task_polls" in output  # where the test waits
+    assert "+++ Sockets +++" in output
