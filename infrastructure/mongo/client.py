@@ -7,6 +7,11 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from infrastructure.mongo import cancellation
+
+# Before any client exists: see the module (a task cancelled while PyMongo connects).
+cancellation.install()
+
 
 def create_client(url: str, **options: Any) -> AsyncMongoClient[Any]:
     # tz_aware: every datetime Pulse reads back is UTC-aware, like the ones it writes.

@@ -164,5 +164,8 @@ class InboxDrainer:
                 await self.drain_once()
             except Exception:
                 log.exception("webhook inbox drain failed; will retry")
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation that
+            # arrives as the wake-up completes, and the processor then would not stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()

@@ -1,0 +1,70 @@
+"""Cancelling a task while PyMongo opens a connection must cancel it (Python 3.11).
+
+Python 3.11's ``asyncio.wait_for`` returns the inner result and drops the cancellation when
+the task is cancelled in the same loop pass as the inner future completes (CPython
+gh-86296; 3.12 rewrote ``wait_for`` over ``asyncio.timeout``). PyMongo's async driver wraps
+every new connection's ``sock_connect`` in ``wait_for(..., connectTimeoutMS)``; on loopback the
+connect completes at once, so a task cancelled just then carried on as if nothing happened:
+``task.cancel()`` followed by ``await task`` waited forever for a loop that kept appending
+(a projection test hung CI this way; 3 lost cancellations in 1,413 cancelled appends in a
+probe, each one inside ``pool_shared._async_create_connection``). Any Pulse task stopped
+while its pool grows (``stop_task`` of a reader, a worker, a shutdown) could hang the same way.
+
+``install()`` gives PyMongo's connection and socket modules a ``wait_for`` with 3.12's
+semantics: the timeout is an ``asyncio.timeout`` around a plain ``await``, so a cancellation
+is never exchanged for a result. Nothing else in the process changes; on Python 3.12+ it
+does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from collections.abc import Awaitable
+from types import ModuleType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# The modules of the installed PyMongo whose ``asyncio.wait_for`` calls carry a timeout.
+PATCHED_MODULES = ("pymongo.pool_shared", "pymongo.network_layer")
+
+
+async def wait_for(aw: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109 - asyncio.wait_for's signature
+    """``asyncio.wait_for`` as of Python 3.12: TimeoutError after ``timeout`` seconds, and a
+    cancellation of the caller always wins over a result that arrives at the same time."""
+    if timeout is None:
+        return await aw
+    async with asyncio.timeout(timeout):
+        return await aw
+
+
+class _AsyncioWithSafeWaitFor:
+    """``asyncio`` as seen by one module, with :func:`wait_for` in place of its own."""
+
+    wait_for = staticmethod(wait_for)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+
+def install() -> None:
+    """Patch PyMongo's modules once (idempotent); a no-op on Python 3.12 and later."""
+    if sys.version_info >= (3, 12):
+        return
+    for name in PATCHED_MODULES:
+        _patch(importlib.import_module(name))
+
+
+def _patch(module: ModuleType) -> None:
+    if not isinstance(getattr(module, "asyncio", None), _AsyncioWithSafeWaitFor):
+        module.asyncio = _AsyncioWithSafeWaitFor()  # type: ignore[attr-defined]
+
+
+def installed() -> bool:
+    """True when every module PyMongo connects through uses :func:`wait_for`."""
+    return all(
+        isinstance(getattr(sys.modules.get(name), "asyncio", None), _AsyncioWithSafeWaitFor)
+        for name in PATCHED_MODULES
+    )
