@@ -45,7 +45,7 @@ async def stop_tasks(
     own); one cancel and an unbounded wait then hung a runner's stop for good (seen in
     CI: a projection worker 'cancelling' yet waiting on, four minutes later). One such
     library was found: Python 3.11's ``wait_for`` inside PyMongo's connect (patched by
-    ``infrastructure/mongo/cancellation.py``); the re-cancel stays for the others.
+    ``infrastructure/cancellation.py``); the re-cancel stays for the others.
     ``on_stuck`` hears of the ones still running at each round (to log where they wait).
     Each task's own outcome is consumed; a cancellation of the caller while waiting
     propagates (``asyncio.wait`` never raises the awaited tasks' outcomes).

@@ -7,7 +7,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from infrastructure.mongo import cancellation
+from infrastructure import cancellation
 
 # Before any client exists: see the module (a task cancelled while PyMongo connects).
 cancellation.install()

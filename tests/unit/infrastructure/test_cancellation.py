@@ -1,5 +1,5 @@
 """A task cancelled just as what it waits for completes is cancelled (Python 3.11's
-``asyncio.wait_for`` drops such a cancellation; see infrastructure/mongo/cancellation.py)."""
+``asyncio.wait_for`` drops such a cancellation; see infrastructure/cancellation.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure.mongo import cancellation
+from infrastructure import cancellation
 from infrastructure.mongo.client import create_client  # noqa: F401 - installs the patch
 from infrastructure.webhooks.processor import InboxDrainer
 
