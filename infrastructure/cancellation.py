@@ -15,12 +15,15 @@ semantics: the timeout is an ``asyncio.timeout`` around a plain ``await``, so a 
 is never exchanged for a result. Nothing else in the process changes; on Python 3.12+ it
 does nothing. ``create_client`` calls it before making a client.
 
-Left alone: redis-py's asyncio connection sends a command through ``wait_for(...,
-socket_timeout)`` when a socket timeout is set (the broadcast backend sets one), so the
-same race exists there. Giving ``redis.asyncio.connection`` this ``wait_for`` as well made
-the stock broadcaster's message loss (tests/integration/broadcast/test_stock_broadcaster_bug.py)
-disappear, for reasons not understood yet: not done until they are. ``stop_tasks`` cancels
-again whatever a lost cancellation leaves running.
+Left alone for now: redis-py 8's asyncio connection sends every command through
+``wait_for(send, socket_timeout)`` (5 s by default), so the same race exists there. Giving
+``redis.asyncio.connection`` this ``wait_for`` makes the stock broadcaster's characterised
+message loss (tests/integration/broadcast/test_stock_broadcaster_bug.py) disappear: 3.11's
+``wait_for`` runs the send in a task of its own, one loop pass later, and the stock
+backend's race (ready before its SUBSCRIBE is sent) needs that pass; a pass-through proxy
+without the new ``wait_for`` changes nothing. Patching redis-py therefore changes when every
+publish and subscribe is sent: its own change, with the broadcast tests re-read, not this
+one's. ``stop_tasks`` cancels again whatever a lost cancellation leaves running.
 """
 
 from __future__ import annotations
