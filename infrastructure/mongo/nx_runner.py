@@ -60,11 +60,10 @@ def _forward_stop_signals(port: int | None) -> None:
     """Deliver SIGTERM/SIGINT to the main thread's handler, and make sure it runs."""
     while True:
         signum = signal.sigwait(STOP_SIGNALS)
-        _thread.interrupt_main(
-            signal.Signals(signum)
-        )  # runs nx's handler at the main thread's next bytecode
+        # nx's handler runs at the main thread's next bytecode...
+        _thread.interrupt_main(signal.Signals(signum))
         if port is not None:
-            # An event loop asleep in epoll runs no bytecode until something happens: a
+            # ...and an event loop asleep in epoll runs none until something happens: a
             # connection to its own port is something (refused once it has stopped: fine).
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
                 pass
@@ -76,8 +75,7 @@ def main() -> None:
     # Before any thread starts: threads inherit the mask, so none of them (nx's worker
     # threads included) takes a stop signal but the one that waits for it.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    forwarder = threading.Thread(target=_forward_stop_signals, args=(_port(sys.argv),), daemon=True)
-    forwarder.start()
+    threading.Thread(target=_forward_stop_signals, args=(_port(sys.argv),), daemon=True).start()
     threading.Thread(target=_watchdog, args=(clients_dir,), daemon=True).start()
     from nx_27017.nx_27017 import main as nx_main
 
