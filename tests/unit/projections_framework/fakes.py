@@ -4,6 +4,7 @@ a switch to "crash" after a number of writes."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -46,14 +47,17 @@ class FakeCollection:
         for index, op in enumerate(ops):
             self._spend()
             flt: Mapping[str, Any] = op._filter
-            key, limit = flt["_id"], flt["_pos"]["$lt"]
+            key, limit = flt["_id"], flt.get("_pos", {}).get("$lt")  # no _pos: unguarded
             stored = self.docs.get(key)
+            newer = stored is None or limit is None or stored["_pos"] < limit
             if isinstance(op, ReplaceOne):
-                if stored is None or stored["_pos"] < limit:
-                    self.docs[key] = dict(op._doc)
+                if newer:
+                    # A copy, as a store serialises what it is sent: a caller that changes
+                    # the documents it wrote must not change what is "stored".
+                    self.docs[key] = copy.deepcopy(op._doc)
                 else:
                     errors.append({"index": index, "code": 11000, "errmsg": "dup _id"})
-            elif isinstance(op, DeleteOne) and stored is not None and stored["_pos"] < limit:
+            elif isinstance(op, DeleteOne) and stored is not None and newer:
                 del self.docs[key]
         if errors:
             raise BulkWriteError({"writeErrors": errors, "writeConcernErrors": []})
@@ -64,7 +68,7 @@ class FakeCollection:
         async def gen() -> AsyncIterator[dict[str, Any]]:
             for key in list(self.docs):
                 if key in keys:
-                    yield dict(self.docs[key])
+                    yield copy.deepcopy(self.docs[key])
 
         return gen()
 
