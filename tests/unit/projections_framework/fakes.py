@@ -54,7 +54,7 @@ class FakeCollection:
                 if newer:
                     # A copy, as a store serialises what it is sent: a caller that changes
                     # the documents it wrote must not change what is "stored".
-                    self.docs[key] = copy.deepcopy(op._doc)
+                    self.docs[key] = copy.deepcopy(dict(op._doc))
                 else:
                     errors.append({"index": index, "code": 11000, "errmsg": "dup _id"})
             elif isinstance(op, DeleteOne) and stored is not None and newer:
