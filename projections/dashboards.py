@@ -55,6 +55,7 @@ from projections.framework import (
     ProjectionContext,
     guarded_bulk_write,
     guarded_delete,
+    guarded_insert,
     guarded_replace,
 )
 from projections.framework.projection import Handler
@@ -438,11 +439,13 @@ class DashboardProjection(Projection):
                 writes.append(guarded_delete(viewer, position))
                 self._rendered.pop(viewer, None)
                 continue
-            if self._rendered.get(viewer) == values:
+            rendered = self._rendered.get(viewer)
+            if rendered == values:
                 continue  # same values: nothing to write, nothing to push
             self._rendered[viewer] = values
             doc = {**values, "as_of": position, "updated_at": now}
-            writes.append(guarded_replace(viewer, position, doc))
+            write = guarded_insert if rendered is None else guarded_replace  # None: not stored
+            writes.append(write(viewer, position, doc))
             if not ctx.rebuilding:
                 notes.append(Notification(dashboard_channel(viewer), {"viewer": viewer}))
         await guarded_bulk_write(ctx.collection(DASHBOARDS), writes)

@@ -27,6 +27,7 @@ from projections.framework import (
     ProjectionContext,
     guarded_bulk_write,
     guarded_delete,
+    guarded_insert,
     guarded_replace,
 )
 from projections.framework.projection import Handler
@@ -203,7 +204,8 @@ class OpportunityViewProjection(Projection):
             else:
                 assert lead is not None
                 doc = self.document(lead, chart)
-                writes.append(guarded_replace(str(odoo_id), position, doc))
+                write = guarded_insert if before is None else guarded_replace  # new: insert
+                writes.append(write(str(odoo_id), position, doc))
                 after = frozenset(doc["visible_to"])
                 self._visible[odoo_id] = after
             if not ctx.rebuilding:

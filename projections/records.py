@@ -16,6 +16,7 @@ projections folding the same batch), so nothing here ever mutates one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,12 @@ from domain.model import (
 )
 from domain.normalize import EMPLOYEE, LEAD, PARTNER, RECORD_TYPE_BY_MODEL, STAGE, TEAM, USER
 from domain.org import OrgChart, resolve_org
-from projections.framework import ProjectionContext, guarded_bulk_write, guarded_replace
+from projections.framework import (
+    ProjectionContext,
+    guarded_bulk_write,
+    guarded_insert,
+    guarded_replace,
+)
 from projections.framework.documents import POS
 
 ORG_MODELS = frozenset({USER, EMPLOYEE})
@@ -67,8 +73,8 @@ class Applied:
         return build_record(self.model, self.after_data)
 
 
-BUCKET_SIZE = 32
-"""Records per stored document: ids ``32k .. 32k+31`` of one model share ``<model>/<k>``."""
+BUCKET_SIZE = 16
+"""Records per stored document: ids ``16k .. 16k+15`` of one model share ``<model>/<k>``."""
 
 
 def bucket_key(model: str, odoo_id: int) -> str:
@@ -81,11 +87,12 @@ class RecordSet:
     """Records by model and Odoo id, persisted position-guarded in ``<base_name>``.
 
     Stored in buckets of ``BUCKET_SIZE`` consecutive ids of one model: ``{"_id": "crm.lead/7",
-    "model", "records": {"224": record, ...}, "at": {"224": position, ...}, "_pos"}``. Why: the
-    embedded store's cost is per document written (~0.2 ms of its CPU each, against ~0.005 ms
-    per KB), and a rebuild wrote one refs document per lead into each of two collections,
-    about as many documents as all the read models together. A bucket holds ~32 records
-    (~20 KB), so a live change rewrites 20 KB instead of 0.6 KB, still one document.
+    "model", "records": '{"112": record, ...}', "at": '{"112": position, ...}', "_pos"}``, the
+    two maps as JSON text (``_stored_bucket``). Why: the embedded store's cost is per
+    document written (~0.2 ms of its CPU each) and per stored value, and a rebuild wrote one
+    refs document per lead into each of two collections, about as many documents as all the
+    read models together. A live change rewrites one bucket (~10 KB of text) instead of one
+    record, still one document.
 
     ``at`` keeps each record's own position (a deleted record's stays: a tombstone), so a
     replay skips exactly the events a stored record already contains, as a document per
@@ -105,6 +112,7 @@ class RecordSet:
         self.base_name = base_name
         self._buckets: dict[str, dict[str, Any]] = {}
         self._dirty: set[str] = set()
+        self._stored: set[str] = set()  # buckets loaded or written: replaced, others inserted
         self._legacy: list[Any] = []  # per-record documents to delete once converted
         self._data: dict[str, dict[int, RecordData]] = {}
         self._built: dict[str, dict[int, Record]] = {}  # a cache of dataclasses over _data
@@ -118,13 +126,14 @@ class RecordSet:
             model = doc.get("model")
             if not isinstance(model, str):
                 continue
-            if isinstance(doc.get("records"), Mapping):
+            if "records" in doc and "at" in doc:
                 bucket = self._bucket(str(doc["_id"]), model)
                 bucket[POS] = max(bucket[POS], int(doc.get(POS, 0)))
                 stored.add(bucket["_id"])
-                at = doc.get("at") or {}
+                self._stored.add(bucket["_id"])
+                kept, at = _stored_value(doc["records"]), _stored_value(doc["at"])
                 for sid, position in at.items():
-                    self._keep(bucket, sid, doc["records"].get(sid), int(position))
+                    self._keep(bucket, sid, kept.get(sid), int(position))
             elif isinstance(doc.get("record"), Mapping):  # the layout before buckets
                 odoo_id = int(doc["odoo_id"])
                 bucket = self._bucket(bucket_key(model, odoo_id), model)
@@ -246,13 +255,39 @@ class RecordSet:
     async def flush(self, ctx: ProjectionContext) -> None:
         """Write the buckets changed since the last flush (then delete what they replace)."""
         collection = ctx.collection(self.base_name)
-        writes = [guarded_replace(key, self._buckets[key][POS], self._buckets[key])
-                  for key in sorted(self._dirty)]  # fmt: skip
+        writes = [
+            (guarded_replace if key in self._stored else guarded_insert)(
+                key, self._buckets[key][POS], _stored_bucket(self._buckets[key])
+            )
+            for key in sorted(self._dirty)
+        ]
         await guarded_bulk_write(collection, writes)
+        self._stored.update(self._dirty)
         self._dirty.clear()
         if self._legacy:  # only after the buckets holding their records are stored
             await collection.bulk_write([DeleteOne({"_id": k}) for k in self._legacy])
             self._legacy.clear()
+
+
+def _stored_bucket(bucket: Mapping[str, Any]) -> dict[str, Any]:
+    """A bucket as stored: its records and positions as two JSON texts. The embedded store
+    walks every stored value in Python on each write (32 records of ~30 fields: ~1,000 per
+    bucket, ~2 ms of its CPU per live change for the two refs collections); as text it is
+    two values. Nobody queries inside a bucket; MongoDB stores either form alike. JSON keeps
+    the records exact: they are ``Record.to_dict()`` values (str, int, float, bool, None,
+    lists), floats round-trip by ``repr``."""
+    return {
+        "model": bucket["model"],
+        "records": json.dumps(bucket["records"], separators=(",", ":")),
+        "at": json.dumps(bucket["at"], separators=(",", ":")),
+    }
+
+
+def _stored_value(value: Any) -> Mapping[str, Any]:
+    """A bucket's ``records`` or ``at`` as stored: JSON text (or a document, as first written)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, Mapping) else {}
 
 
 def stage_doc(stage: StageRecord) -> dict[str, Any]:

@@ -79,6 +79,7 @@ from projections.framework.documents import (
     DocumentTable,
     guarded_bulk_write,
     guarded_delete,
+    guarded_insert,
     guarded_replace,
 )
 from projections.framework.generations import (
@@ -129,6 +130,7 @@ __all__ = [
     "content_stamp",
     "guarded_bulk_write",
     "guarded_delete",
+    "guarded_insert",
     "guarded_replace",
     "invalidate_active",
     "keep_active_fresh",

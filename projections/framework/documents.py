@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import DeleteOne, ReplaceOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -39,13 +39,23 @@ class GuardedWrite:
 
     key: Key
     position: int
-    op: ReplaceOne[Doc] | DeleteOne
+    op: ReplaceOne[Doc] | InsertOne[Doc] | DeleteOne
 
 
 def guarded_replace(key: Key, position: int, doc: Mapping[str, Any]) -> GuardedWrite:
     # ``_id`` goes in the replacement too: an upsert must create exactly this key.
     body: Doc = {**doc, "_id": key, POS: position}
     return GuardedWrite(key, position, ReplaceOne({"_id": key, POS: {"$lt": position}}, body, True))
+
+
+def guarded_insert(key: Key, position: int, doc: Mapping[str, Any]) -> GuardedWrite:
+    """``guarded_replace`` of a document the writer believes is not stored (the first write
+    of a key in a fresh generation, a new opportunity): a plain insert, which the embedded
+    store serves for ~170 us of its CPU against ~230 us for an upsert-replace. Should the
+    document be stored after all (a refused delete, another writer), ``guarded_bulk_write``
+    writes it as the guarded replace instead."""
+    body: Doc = {**doc, "_id": key, POS: position}
+    return GuardedWrite(key, position, InsertOne(body))
 
 
 def guarded_delete(key: Key, position: int) -> GuardedWrite:
@@ -72,6 +82,14 @@ async def guarded_bulk_write(
         if details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
         refused = [writes[e["index"]] for e in errors]
+    retried = [w for w in refused if isinstance(w.op, InsertOne)]
+    refused = [w for w in refused if not isinstance(w.op, InsertOne)]
+    already = 0
+    if retried:  # stored after all: the guarded replace decides
+        replaces = [guarded_replace(w.key, w.position, _inserted(w)) for w in retried]
+        already = await guarded_bulk_write(collection, replaces)
+    if not refused:
+        return already
     stored = {
         doc["_id"]: doc.get(POS, 0)
         async for doc in collection.find({"_id": {"$in": [w.key for w in refused]}}, {POS: 1})
@@ -82,7 +100,13 @@ async def guarded_bulk_write(
                 f"{collection.name}: duplicate key writing {write.key!r} at position "
                 f"{write.position} but the stored document is older (unique index clash?)"
             )
-    return len(refused)
+    return already + len(refused)
+
+
+def _inserted(write: GuardedWrite) -> Doc:
+    op = write.op
+    assert isinstance(op, InsertOne)
+    return dict(op._doc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.events import RecordedEvent
-from domain.model import StageRecord
+from domain.model import LeadRecord, StageRecord
 from domain.normalize import STAGE
 from projections.framework import ProjectionContext
 from projections.records import BUCKET_SIZE, RecordSet, bucket_key
@@ -142,7 +142,7 @@ def test_the_layout_before_buckets_is_read_and_replaced_at_the_next_flush() -> N
         assert all(records.apply(e) is None for e in log.events[:3])  # already stored
         assert records.apply(log.events[3]) is not None
         await records.flush(ctx(db))
-        assert set(stored(db)) == {f"{STAGE}/0", f"{STAGE}/1"}  # the old documents are gone
+        assert set(stored(db)) == {bucket_key(STAGE, 1), bucket_key(STAGE, 40)}  # old ones gone
         assert names(await loaded(db)) == {1: "s1", 2: "two", 40: "s40"}
 
     asyncio.run(run())
@@ -187,5 +187,29 @@ def test_a_conversion_cut_between_its_write_and_the_deletes_loads_the_newest() -
         await records.flush(ctx(db))
         stored(db)[f"{STAGE}:3"] = legacy_doc(log.events[0], "three")  # the delete never ran
         assert names(await loaded(db)) == {3: "three-b"}
+
+    asyncio.run(run())
+
+
+def test_a_bucket_is_stored_as_text_that_gives_back_the_exact_records() -> None:
+    """Two text values per bucket (the embedded store walks every stored value); floats and
+    ``None`` come back exactly."""
+
+    async def run() -> None:
+        db = FakeDb()
+        log = EventLog()
+        lead = LeadRecord(
+            odoo_id=3, name="Big deal", type="opportunity", user_id=9, stage_id=2,
+            expected_revenue=1234.5678901234567, probability=33.333333333333336,
+            write_date="2026-01-02T03:04:05Z",
+        )  # fmt: skip
+        log.put(lead)
+        records = RecordSet(BASE)
+        for event in log.events:
+            records.apply(event)
+        await records.flush(ctx(db))
+        doc = stored(db)[bucket_key("crm.lead", 3)]
+        assert isinstance(doc["records"], str) and isinstance(doc["at"], str)
+        assert (await loaded(db)).lead(3) == lead
 
     asyncio.run(run())

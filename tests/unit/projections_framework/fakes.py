@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import DeleteOne, ReplaceOne
+from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from domain.events import RecordedEvent
@@ -46,6 +46,12 @@ class FakeCollection:
         errors = []
         for index, op in enumerate(ops):
             self._spend()
+            if isinstance(op, InsertOne):
+                if op._doc["_id"] in self.docs:
+                    errors.append({"index": index, "code": 11000, "errmsg": "dup _id"})
+                else:
+                    self.docs[op._doc["_id"]] = copy.deepcopy(dict(op._doc))
+                continue
             flt: Mapping[str, Any] = op._filter
             key, limit = flt["_id"], flt.get("_pos", {}).get("$lt")  # no _pos: unguarded
             stored = self.docs.get(key)
