@@ -98,14 +98,19 @@ class RecordSet:
     replay skips exactly the events a stored record already contains, as a document per
     record did. ``_pos`` guards the write: it only grows, and every event applied after a
     load is newer than the stored bucket (a bucket is written whole from a fold that had
-    applied every event up to its ``_pos``), so a live write is never refused.
+    applied every event up to its ``_pos``), so a write of a bucket this code stored is
+    never refused.
 
     The layout before buckets (one ``<model>:<id>`` document per record, with ``record``)
     is still read: its records go into their buckets, which are written at the next flush,
     and the old documents are deleted after that write. A bucket made only of such records
-    takes the *lowest* of their positions as ``_pos``: they may come from a flush that a
-    crash cut half way (an unordered bulk write), and an event replayed for the record left
-    behind must still be able to write the bucket.
+    starts at position 0 (its ``_pos`` rises with the events applied to it): the documents
+    may come from a flush that a crash cut half way (an unordered bulk write), and an event
+    replayed for a record whose write was lost, at any position, must still be able to
+    write the bucket. One case is not covered: the code before buckets run again after
+    buckets were written (a rollback), then this code again; its newer records are read,
+    but a stored bucket at a higher position refuses them. Rebuild the projections after
+    such a rollback (``pulse rebuild``).
     """
 
     def __init__(self, base_name: str) -> None:
@@ -121,7 +126,6 @@ class RecordSet:
 
     async def load(self, ctx: ProjectionContext) -> None:
         converted: set[str] = set()
-        stored: set[str] = set()
         async for doc in ctx.collection(self.base_name).find({}):
             model = doc.get("model")
             if not isinstance(model, str):
@@ -129,10 +133,15 @@ class RecordSet:
             if "records" in doc and "at" in doc:
                 bucket = self._bucket(str(doc["_id"]), model)
                 bucket[POS] = max(bucket[POS], int(doc.get(POS, 0)))
-                stored.add(bucket["_id"])
                 self._stored.add(bucket["_id"])
-                kept, at = _stored_value(doc["records"]), _stored_value(doc["at"])
+                kept, at = _stored_map(doc, "records"), _stored_map(doc, "at")
                 for sid, position in at.items():
+                    if bucket_key(model, int(sid)) != bucket["_id"]:
+                        raise ValueError(
+                            f"{self.base_name}: record {sid} stored in bucket {bucket['_id']!r}, "
+                            f"not {bucket_key(model, int(sid))!r} (another bucket size?): "
+                            "rebuild this projection"
+                        )
                     self._keep(bucket, sid, kept.get(sid), int(position))
             elif isinstance(doc.get("record"), Mapping):  # the layout before buckets
                 odoo_id = int(doc["odoo_id"])
@@ -140,9 +149,8 @@ class RecordSet:
                 self._keep(bucket, str(odoo_id), doc["record"], int(doc.get(POS, 0)))
                 converted.add(bucket["_id"])
                 self._legacy.append(doc["_id"])
-        for key in converted - stored:
-            bucket = self._buckets[key]
-            bucket[POS] = min(bucket["at"].values())
+        # A converted bucket not stored yet keeps position 0 until an event is applied to it:
+        # no stored bucket can refuse its writes (see the class docstring).
         self._dirty.update(converted)
         for bucket in self._buckets.values():
             table = self._data.setdefault(bucket["model"], {})
@@ -213,8 +221,8 @@ class RecordSet:
         return record
 
     def all(self, model: str) -> Mapping[int, Record]:
-        """Every record of ``model``, in the order they were first seen (as before the
-        records were kept as dicts: ``resolve_org`` gets its users in a stable order)."""
+        """Every record of ``model``: in the order they were first seen, or after a load in
+        the order of their buckets (``resolve_org`` does not depend on the order)."""
         data = self._data.get(model, {})
         built = self._built.setdefault(model, {})
         if len(built) != len(data):  # built holds a subset of data's keys
@@ -271,11 +279,12 @@ class RecordSet:
 
 def _stored_bucket(bucket: Mapping[str, Any]) -> dict[str, Any]:
     """A bucket as stored: its records and positions as two JSON texts. The embedded store
-    walks every stored value in Python on each write (32 records of ~30 fields: ~1,000 per
-    bucket, ~2 ms of its CPU per live change for the two refs collections); as text it is
-    two values. Nobody queries inside a bucket; MongoDB stores either form alike. JSON keeps
-    the records exact: they are ``Record.to_dict()`` values (str, int, float, bool, None,
-    lists), floats round-trip by ``repr``."""
+    walks every stored value in Python on each write (stored as documents, 32 leads of 16
+    fields were ~1,000 values per bucket and ~2 ms of its CPU per live change for the two
+    refs collections); as text a bucket is a handful. Nobody queries inside a bucket;
+    MongoDB stores either form alike. JSON keeps the records exact: they are
+    ``Record.to_dict()`` values (str, int, float, bool, None, lists), floats round-trip by
+    ``repr``."""
     return {
         "model": bucket["model"],
         "records": json.dumps(bucket["records"], separators=(",", ":")),
@@ -283,11 +292,13 @@ def _stored_bucket(bucket: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _stored_value(value: Any) -> Mapping[str, Any]:
-    """A bucket's ``records`` or ``at`` as stored: JSON text (or a document, as first written)."""
-    if isinstance(value, str):
-        value = json.loads(value)
-    return value if isinstance(value, Mapping) else {}
+def _stored_map(doc: Mapping[str, Any], field: str) -> Mapping[str, Any]:
+    """A stored bucket's ``records`` or ``at``: a JSON text of an object."""
+    value = doc[field]
+    parsed = json.loads(value) if isinstance(value, str) else None
+    if not isinstance(parsed, Mapping):
+        raise ValueError(f"bucket {doc['_id']!r}: {field} is not the JSON text of an object")
+    return parsed
 
 
 def stage_doc(stage: StageRecord) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 Order inside a batch (why it is crash-safe): ``apply`` in memory -> ``flush`` (guarded
 writes) -> checkpoint (``$max`` on position, filtered on generation) -> publish. A crash
-anywhere before the checkpoint replays the batch: the guarded writes and
-``DocumentTable.edit`` make that replay change nothing that was already written.
+anywhere before the checkpoint replays the batch: the guarded writes and the positions
+kept per document (``DocumentTable.edit``) or per record (``RecordSet``) make that replay
+change nothing that was already written.
 
 After any failure the projection instance is thrown away and a fresh one is loaded from the
 stored documents, so a half-applied batch never leaks into the next attempt.
