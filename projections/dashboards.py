@@ -55,8 +55,7 @@ from projections.framework import (
     ProjectionContext,
     guarded_bulk_write,
     guarded_delete,
-    guarded_insert,
-    guarded_replace,
+    guarded_write,
 )
 from projections.framework.projection import Handler
 from projections.read_models import (
@@ -444,8 +443,7 @@ class DashboardProjection(Projection):
                 continue  # same values: nothing to write, nothing to push
             self._rendered[viewer] = values
             doc = {**values, "as_of": position, "updated_at": now}
-            write = guarded_insert if rendered is None else guarded_replace  # None: not stored
-            writes.append(write(viewer, position, doc))
+            writes.append(guarded_write(viewer, position, doc, stored=rendered is not None))
             if not ctx.rebuilding:
                 notes.append(Notification(dashboard_channel(viewer), {"viewer": viewer}))
         await guarded_bulk_write(ctx.collection(DASHBOARDS), writes)

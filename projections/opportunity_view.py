@@ -27,8 +27,8 @@ from projections.framework import (
     ProjectionContext,
     guarded_bulk_write,
     guarded_delete,
-    guarded_insert,
     guarded_replace,
+    guarded_write,
 )
 from projections.framework.projection import Handler
 from projections.read_models import (
@@ -204,8 +204,7 @@ class OpportunityViewProjection(Projection):
             else:
                 assert lead is not None
                 doc = self.document(lead, chart)
-                write = guarded_insert if before is None else guarded_replace  # new: insert
-                writes.append(write(str(odoo_id), position, doc))
+                writes.append(guarded_write(str(odoo_id), position, doc, stored=before is not None))
                 after = frozenset(doc["visible_to"])
                 self._visible[odoo_id] = after
             if not ctx.rebuilding:

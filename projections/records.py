@@ -39,8 +39,7 @@ from domain.org import OrgChart, resolve_org
 from projections.framework import (
     ProjectionContext,
     guarded_bulk_write,
-    guarded_insert,
-    guarded_replace,
+    guarded_write,
 )
 from projections.framework.documents import POS
 
@@ -180,7 +179,7 @@ class RecordSet:
         model, data = record_data_of(event.type, event.data)
         odoo_id = int(event.data["odoo_id"])
         key = bucket_key(model, odoo_id)
-        bucket = self._buckets.get(key) or self._bucket(key, model)
+        bucket = self._bucket(key, model)
         sid = str(odoo_id)
         at = bucket["at"]
         position = event.position
@@ -264,11 +263,12 @@ class RecordSet:
         """Write the buckets changed since the last flush (then delete what they replace)."""
         collection = ctx.collection(self.base_name)
         writes = [
-            (guarded_replace if key in self._stored else guarded_insert)(
-                key, self._buckets[key][POS], _stored_bucket(self._buckets[key])
+            guarded_write(
+                key, self._buckets[key][POS], _stored_bucket(self._buckets[key]),
+                stored=key in self._stored,
             )
             for key in sorted(self._dirty)
-        ]
+        ]  # fmt: skip
         await guarded_bulk_write(collection, writes)
         self._stored.update(self._dirty)
         self._dirty.clear()

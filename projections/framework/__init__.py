@@ -81,6 +81,7 @@ from projections.framework.documents import (
     guarded_delete,
     guarded_insert,
     guarded_replace,
+    guarded_write,
 )
 from projections.framework.generations import (
     active_collection,
@@ -132,6 +133,7 @@ __all__ = [
     "guarded_delete",
     "guarded_insert",
     "guarded_replace",
+    "guarded_write",
     "invalidate_active",
     "keep_active_fresh",
     "read_statuses",

@@ -58,6 +58,11 @@ def guarded_insert(key: Key, position: int, doc: Mapping[str, Any]) -> GuardedWr
     return GuardedWrite(key, position, InsertOne(body))
 
 
+def guarded_write(key: Key, position: int, doc: Mapping[str, Any], *, stored: bool) -> GuardedWrite:
+    """``guarded_replace`` when the writer knows ``key`` to be stored, else ``guarded_insert``."""
+    return (guarded_replace if stored else guarded_insert)(key, position, doc)
+
+
 def guarded_delete(key: Key, position: int) -> GuardedWrite:
     return GuardedWrite(key, position, DeleteOne({"_id": key, POS: {"$lt": position}}))
 

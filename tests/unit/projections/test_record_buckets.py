@@ -36,6 +36,13 @@ def names(records: RecordSet) -> dict[int, str]:
     return {i: r.name for i, r in records.all(STAGE).items() if isinstance(r, StageRecord)}
 
 
+def folded(events: list[RecordedEvent]) -> RecordSet:
+    records = RecordSet(BASE)
+    for event in events:
+        records.apply(event)
+    return records
+
+
 async def loaded(db: FakeDb) -> RecordSet:
     records = RecordSet(BASE)
     await records.load(ctx(db))
@@ -58,9 +65,7 @@ def test_records_share_a_document_per_bucket_and_load_back() -> None:
     async def run() -> None:
         db = FakeDb()
         ids = [1, 2, BUCKET_SIZE - 1, BUCKET_SIZE, 5 * BUCKET_SIZE + 3]
-        records = RecordSet(BASE)
-        for event in history(ids).events:
-            records.apply(event)
+        records = folded(history(ids).events)
         await records.flush(ctx(db))
         assert (
             set(stored(db))
@@ -86,18 +91,14 @@ def test_a_replay_after_any_flush_applies_exactly_the_events_not_stored(
         events = history(ids).events
         cut_at = cut % (len(events) + 1)
         db = FakeDb()
-        first = RecordSet(BASE)
-        for event in events[:cut_at]:
-            first.apply(event)
+        first = folded(events[:cut_at])
         await first.flush(ctx(db))
         # A crash, then a restart from a checkpoint older than everything: the whole log again.
         again = await loaded(db)
         applied = [e.position for e in events if again.apply(e) is not None]
         assert applied == [e.position for e in events[cut_at:]]
         await again.flush(ctx(db))
-        whole = RecordSet(BASE)
-        for event in events:
-            whole.apply(event)
+        whole = folded(events)
         assert names(again) == names(whole) == names(await loaded(db))
 
     asyncio.run(run())
@@ -110,9 +111,7 @@ def test_a_deleted_record_is_not_recreated_by_a_replay_of_its_older_events() -> 
         log.put(StageRecord(7, "seven"))
         log.put(StageRecord(8, "eight"))
         log.delete(STAGE, 7)
-        records = RecordSet(BASE)
-        for event in log.events:
-            records.apply(event)
+        records = folded(log.events)
         await records.flush(ctx(db))
         again = await loaded(db)
         assert [again.apply(e) for e in log.events] == [None, None, None]
@@ -206,9 +205,7 @@ def test_a_bucket_is_stored_as_text_that_gives_back_the_exact_records() -> None:
             write_date="2026-01-02T03:04:05Z",
         )  # fmt: skip
         log.put(lead)
-        records = RecordSet(BASE)
-        for event in log.events:
-            records.apply(event)
+        records = folded(log.events)
         await records.flush(ctx(db))
         doc = stored(db)[bucket_key("crm.lead", 3)]
         assert isinstance(doc["records"], str) and isinstance(doc["at"], str)
@@ -239,9 +236,7 @@ def test_a_record_whose_first_write_a_cut_flush_lost_is_written_when_replayed() 
 
 def test_a_bucket_of_another_layout_is_refused_at_load_not_misread() -> None:
     async def run() -> None:
-        records = RecordSet(BASE)
-        for event in history([1, 2]).events:
-            records.apply(event)
+        records = folded(history([1, 2]).events)
         db = FakeDb()
         await records.flush(ctx(db))
         doc = stored(db)[bucket_key(STAGE, 1)]
