@@ -1,7 +1,7 @@
 """Ingestion snapshots rebuilt from the event log, for a log restored on its own.
 
 ``pulse events import`` restores the event log, which is the source of truth; the
-ingestion snapshots (``odoo_snapshots``: what Pulse last received of each record) are
+ingestion snapshots (``odoo_snapshot_buckets``: what Pulse last received of each record) are
 derived data. Without them the next sync would take every Odoo record for new and append
 at version 0 to streams the restore already holds. Every record event carries the full
 normalized record, so the last event of each record stream gives the snapshot back
@@ -20,7 +20,7 @@ from domain.errors import PulseError
 from domain.events import RecordedEvent
 from domain.ingestion import Snapshot, snapshot_from_event
 from domain.upcasting import UpcasterRegistry
-from infrastructure.ingestion.snapshots import LATEST, MongoSnapshotStore
+from infrastructure.ingestion.snapshots import LATEST, LEGACY_LATEST, MongoSnapshotStore
 
 
 class SnapshotCollector:
@@ -69,4 +69,7 @@ class SnapshotCollector:
 
 
 async def has_snapshots(db: AsyncDatabase[Any]) -> bool:
-    return await db[LATEST].find_one({}, {"_id": 1}) is not None
+    for name in (LATEST, LEGACY_LATEST):  # the old layout counts until it is converted
+        if await db[name].find_one({}, {"_id": 1}) is not None:
+            return True
+    return False

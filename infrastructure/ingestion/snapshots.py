@@ -2,205 +2,134 @@
 
 Every version of every record received is kept, never modified, with its content hash:
 
-* ``odoo_snapshots`` holds one document per record: the latest version as received, its
-  hash and stream version (change detection compares with its normalized form);
+* ``odoo_snapshot_buckets`` holds the latest version of every record as received, its hash
+  and stream version (change detection compares with its normalized form), in buckets of
+  16 consecutive ids of one model (``snapshot_buckets`` says why and how);
 * ``odoo_raw_versions`` holds every *superseded* version (write-once, keyed by content hash),
-  moved there just before the latest document is replaced.
+  copied there just before the latest is replaced.
 
-So each version exists exactly once, and a first sync writes one snapshot document per
-record rather than two (the embedded store writes documents one core at a time).
+So each version exists exactly once, and a first sync writes one snapshot document per 16
+records (the embedded store writes documents one core at a time).
+
+The layout before buckets (``odoo_snapshots``, one document per record) is converted when
+a process opens the store (``ensure_indexes``): each old document goes into its bucket
+unless the bucket holds a newer version, and is deleted once the bucket is written, only if
+it is still the version converted. A crash midway leaves the rest to the next start; two
+processes converting at once merge like any two writers. Stop processes of the code before
+buckets before starting this one: a snapshot they write into the old collection is only
+converted at the next start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, DeleteOne, IndexModel, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from domain.errors import ConcurrencyError
 from domain.ingestion import RawVersion, Snapshot
-from domain.model import Record
-from domain.normalize import RECORD_TYPE_BY_MODEL, normalize
+from infrastructure.ingestion.snapshot_buckets import (
+    Entry,
+    Policy,
+    StoredBucket,
+    bucket_key,
+    decode,
+    encode,
+    entry_of,
+    from_ms,
+    group,
+    legacy_entry,
+    merge,
+    snapshot_of,
+)
 
-LATEST = "odoo_snapshots"
+LATEST = "odoo_snapshot_buckets"
+LEGACY_LATEST = "odoo_snapshots"  # one document per record: the layout before buckets
 RAW = "odoo_raw_versions"
 DUPLICATE_KEY = 11000
+MAX_ATTEMPTS = 20  # compare-and-swap rounds of one save before giving up
+CONVERT_BATCH = 1000
+
+Pending = dict[str, tuple[str, dict[int, Entry]]]  # bucket key -> (model, entries by id)
 
 
-def _to_doc(s: Snapshot, raw: RawVersion | None) -> dict[str, Any]:
+def _version_doc(model: str, odoo_id: int, entry: Entry) -> dict[str, Any]:
     return {
-        "_id": f"{s.model}:{s.odoo_id}",
-        "model": s.model,
-        "odoo_id": s.odoo_id,
-        "hash": s.content_hash,
-        "live": s.record is not None,
-        "version": s.stream_version,
-        "received_at": s.received_at,
-        "write_date": s.write_date,
-        "raw": dict(raw.raw) if raw is not None else None,
-        "source": raw.source if raw is not None else None,
-    }
-
-
-def _from_doc(doc: dict[str, Any]) -> Snapshot:
-    model = doc["model"]
-    raw = doc.get("raw")
-    # The normalized record is not stored: normalizing the raw version again is cheaper
-    # (tens of microseconds) than writing and reading it twice. A snapshot rebuilt from the
-    # event log has no raw version and keeps the normalized record instead.
-    record: Record | None = None
-    if doc.get("live"):
-        if raw is not None:
-            record = normalize(model, raw)
-        elif doc.get("record") is not None:
-            record = RECORD_TYPE_BY_MODEL[model].from_dict(dict(doc["record"]))
-    return Snapshot(
-        model,
-        int(doc["odoo_id"]),
-        doc["hash"],
-        record,
-        int(doc["version"]),
-        doc["received_at"],
-        doc.get("write_date"),
-    )
-
-
-def _version_doc(
-    model: str, odoo_id: int, content_hash: str, raw: Any, at: datetime, source: str | None
-) -> dict[str, Any]:
-    return {
-        "_id": f"{model}:{odoo_id}:{content_hash}",
+        "_id": f"{model}:{odoo_id}:{entry['hash']}",
         "model": model,
         "odoo_id": odoo_id,
-        "hash": content_hash,
-        "raw": raw,
-        "received_at": at,
-        "source": source,
+        "hash": entry["hash"],
+        "raw": entry["raw"],
+        "received_at": from_ms(int(entry["at"])),
+        "source": entry.get("source"),
     }
-
-
-def _live(model: str) -> dict[str, Any]:
-    """The filter of a model's live records. ``$eq``, not a plain value: nx-27017 turns a
-    plain equality into SQL that also matches arrays, which the ``model_live_id`` index
-    cannot answer, so every snapshot was scanned (~28 ms for the 6 stages among 20,000
-    deals, once per webhook batch for the won stages); with ``$eq`` the index answers
-    (~0.4 ms). Real MongoDB reads both the same."""
-    return {"model": {"$eq": model}, "live": {"$eq": True}}
 
 
 class MongoSnapshotStore:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
-        self._latest = db[LATEST]
-        self._raw = db[RAW]
+        self._db = db
+        self._latest: AsyncCollection[Any] = db[LATEST]
+        self._raw: AsyncCollection[Any] = db[RAW]
 
     async def ensure_indexes(self) -> None:
-        await self._latest.create_indexes(
-            [
-                IndexModel(
-                    [("model", ASCENDING), ("live", ASCENDING), ("odoo_id", ASCENDING)],
-                    name="model_live_id",
-                )
-            ]
-        )
+        await self._latest.create_indexes([IndexModel([("model", ASCENDING)], name="model")])
         await self._raw.create_indexes(
             [IndexModel([("model", ASCENDING), ("odoo_id", ASCENDING)], name="model_id")]
         )
+        await self._convert_legacy()
+
+    # ------------------------------------------------------------------- reads
+    async def _buckets(self, keys: Sequence[str]) -> dict[str, StoredBucket]:
+        if not keys:
+            return {}
+        found = {}
+        async for doc in self._latest.find({"_id": {"$in": list(keys)}}):
+            bucket = decode(doc)
+            found[bucket.key] = bucket
+        return found
+
+    async def _of_model(self, model: str) -> AsyncIterator[StoredBucket]:
+        # $eq: nx-27017 turns a plain equality into SQL that also matches arrays, which the
+        # index cannot answer (see the webhook batches' won stages). Real MongoDB reads both
+        # the same.
+        async for doc in self._latest.find({"model": {"$eq": model}}):
+            yield decode(doc)
 
     async def latest(self, model: str, ids: Sequence[int]) -> dict[int, Snapshot]:
         if not ids:
             return {}
-        keys = [f"{model}:{i}" for i in ids]
+        buckets = await self._buckets(sorted({bucket_key(model, i) for i in ids}))
         found: dict[int, Snapshot] = {}
-        async for doc in self._latest.find({"_id": {"$in": keys}}):
-            snap = _from_doc(doc)
-            found[snap.odoo_id] = snap
+        for odoo_id in ids:
+            bucket = buckets.get(bucket_key(model, odoo_id))
+            entry = bucket.entries.get(odoo_id) if bucket is not None else None
+            if entry is not None:
+                found[odoo_id] = snapshot_of(model, odoo_id, entry)
         return found
 
     async def live_ids(self, model: str) -> set[int]:
-        cursor = self._latest.find(_live(model), {"odoo_id": 1})
-        return {int(doc["odoo_id"]) async for doc in cursor}
+        cursor = self._latest.find({"model": {"$eq": model}}, {"live": 1})
+        return {int(i) async for doc in cursor for i in doc.get("live", [])}
 
     async def all_live(self, model: str) -> list[Snapshot]:
-        cursor = self._latest.find(_live(model))
-        return [_from_doc(d) async for d in cursor]
-
-    async def save(
-        self,
-        snapshots: Sequence[Snapshot],
-        raw: Sequence[RawVersion],
-        new_keys: frozenset[tuple[str, int]] = frozenset(),
-    ) -> None:
-        raw_by_key = {(r.model, r.odoo_id): r for r in raw}
-        docs = {
-            (s.model, s.odoo_id): _to_doc(s, raw_by_key.get((s.model, s.odoo_id)))
-            for s in snapshots
-        }
-        inserts = [d for key, d in docs.items() if key in new_keys]
-        replaces = [d for key, d in docs.items() if key not in new_keys]
-        if replaces:
-            await self._keep_superseded([d["_id"] for d in replaces])
-        if inserts:
-            # First sightings: a plain insert is several times cheaper than an upsert. If a
-            # concurrent writer got there first, keep its version and replace it like any other.
-            try:
-                await self._latest.insert_many(inserts, ordered=False)
-            except BulkWriteError as err:
-                errors = err.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                late = [inserts[e["index"]] for e in errors]
-                await self._keep_superseded([d["_id"] for d in late])
-                replaces.extend(late)
-        if replaces:
-            await self._latest.bulk_write(
-                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in replaces], ordered=False
-            )
-
-    async def fill_missing(self, snapshots: Sequence[Snapshot]) -> int:
-        """Insert snapshots rebuilt from the event log for records that have none; return
-        how many went in. A snapshot already present came from Odoo (with its raw version)
-        and is at least as recent, so it is kept."""
-        docs = [
-            {**_to_doc(s, None), "record": s.record.to_dict() if s.record is not None else None}
-            for s in snapshots
+        return [
+            snapshot_of(model, odoo_id, entry)
+            async for bucket in self._of_model(model)
+            for odoo_id, entry in sorted(bucket.entries.items())
+            if entry.get("live")
         ]
-        inserted = 0
-        for start in range(0, len(docs), 1000):
-            chunk = docs[start : start + 1000]
-            try:
-                await self._latest.insert_many(chunk, ordered=False)
-                inserted += len(chunk)
-            except BulkWriteError as err:
-                errors = err.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                inserted += len(chunk) - len(errors)
-        return inserted
 
-    async def _keep_superseded(self, keys: list[str]) -> None:
-        """Copy the versions about to be replaced into the write-once versions collection."""
-        versions = [
-            _version_doc(
-                doc["model"],
-                int(doc["odoo_id"]),
-                doc["hash"],
-                doc["raw"],
-                doc["received_at"],
-                doc.get("source"),
-            )
-            async for doc in self._latest.find({"_id": {"$in": keys}, "raw": {"$ne": None}})
-        ]
-        if not versions:
-            return
-        try:
-            await self._raw.insert_many(versions, ordered=False)
-        except BulkWriteError as err:
-            # A version already kept is exactly what we would write: write-once.
-            if any(e.get("code") != DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
-                raise
+    async def every(self) -> AsyncIterator[Snapshot]:
+        """Every record's latest snapshot, deleted ones included (checks, tests)."""
+        async for doc in self._latest.find({}):
+            bucket = decode(doc)
+            for odoo_id, entry in sorted(bucket.entries.items()):
+                yield snapshot_of(bucket.model, odoo_id, entry)
 
     async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
         if not ids:
@@ -209,11 +138,12 @@ class MongoSnapshotStore:
         flt = {"model": model, "odoo_id": {"$in": list(ids)}}
         async for doc in self._raw.find(flt, {"odoo_id": 1, "hash": 1}):
             known.add((int(doc["odoo_id"]), doc["hash"]))
-        keys = [f"{model}:{i}" for i in ids]
-        async for doc in self._latest.find(
-            {"_id": {"$in": keys}, "raw": {"$ne": None}}, {"odoo_id": 1, "hash": 1}
-        ):
-            known.add((int(doc["odoo_id"]), doc["hash"]))
+        buckets = await self._buckets(sorted({bucket_key(model, i) for i in ids}))
+        for odoo_id in ids:
+            bucket = buckets.get(bucket_key(model, odoo_id))
+            entry = bucket.entries.get(odoo_id) if bucket is not None else None
+            if entry is not None and entry.get("raw") is not None:
+                known.add((odoo_id, entry["hash"]))
         return known
 
     async def raw_versions(self, model: str, odoo_id: int) -> list[dict[str, Any]]:
@@ -221,19 +151,152 @@ class MongoSnapshotStore:
         flt = {"model": {"$eq": model}, "odoo_id": {"$eq": odoo_id}}  # $eq: the model_id index
         older = self._raw.find(flt).sort("received_at", 1)
         versions = [doc async for doc in older]
-        current = await self._latest.find_one({"_id": f"{model}:{odoo_id}", "raw": {"$ne": None}})
-        if current is not None:
-            versions.append(
-                _version_doc(
-                    model,
-                    odoo_id,
-                    current["hash"],
-                    current["raw"],
-                    current["received_at"],
-                    current.get("source"),
-                )
-            )
+        bucket = (await self._buckets([bucket_key(model, odoo_id)])).get(bucket_key(model, odoo_id))
+        entry = bucket.entries.get(odoo_id) if bucket is not None else None
+        if entry is not None and entry.get("raw") is not None:
+            versions.append(_version_doc(model, odoo_id, entry))
         return versions
+
+    # ------------------------------------------------------------------ writes
+    async def save(
+        self,
+        snapshots: Sequence[Snapshot],
+        raw: Sequence[RawVersion],
+        new_keys: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
+        # ``new_keys`` (records seen for the first time) is not needed here: a bucket that
+        # does not exist yet is inserted, whichever records it will hold.
+        raw_by_key = {(r.model, r.odoo_id): r for r in raw}
+        pending = group(
+            (s.model, s.odoo_id, entry_of(s, raw_by_key.get((s.model, s.odoo_id))))
+            for s in snapshots
+        )
+        await self._write(pending, Policy.NEWER_OR_EQUAL)
+
+    async def fill_missing(self, snapshots: Sequence[Snapshot]) -> int:
+        """Add snapshots rebuilt from the event log for records that have none; return how
+        many went in. A snapshot already present came from Odoo (with its raw version) and
+        is at least as recent, so it is kept."""
+        pending = group((s.model, s.odoo_id, entry_of(s, None)) for s in snapshots)
+        placed = 0
+        keys = sorted(pending)
+        for start in range(0, len(keys), CONVERT_BATCH):
+            chunk = {k: pending[k] for k in keys[start : start + CONVERT_BATCH]}
+            placed += await self._write(chunk, Policy.MISSING)
+        return placed
+
+    async def _write(self, pending: Pending, policy: Policy) -> int:
+        """Merge ``pending`` into the stored buckets under ``policy``; return how many of
+        its entries are now the latest. Each bucket is written by compare and swap on its
+        ``rev``; a bucket another writer changed meanwhile is read and merged again."""
+        placed = 0
+        for _ in range(MAX_ATTEMPTS):
+            if not pending:
+                return placed
+            stored = await self._buckets(sorted(pending))
+            token = uuid.uuid4().hex
+            inserts: list[dict[str, Any]] = []
+            replaces: list[tuple[int, dict[str, Any]]] = []
+            superseded: list[dict[str, Any]] = []
+            counted: dict[str, int] = {}
+            for key, (model, entries) in pending.items():
+                bucket = stored.get(key)
+                merged = merge(bucket.entries if bucket else {}, entries, policy)
+                counted[key] = merged.placed
+                superseded.extend(_version_doc(model, i, e) for i, e in merged.superseded)
+                if not merged.changed:
+                    continue
+                if bucket is None:
+                    inserts.append(encode(key, model, 1, token, merged.entries))
+                else:
+                    doc = encode(key, model, bucket.rev + 1, token, merged.entries)
+                    replaces.append((bucket.rev, doc))
+            # Copy the versions about to be superseded first: a crash after this leaves a
+            # version kept twice at worst, never lost.
+            await self._keep(superseded)
+            lost = await self._insert(inserts) | await self._replace(replaces, token)
+            placed += sum(n for key, n in counted.items() if key not in lost)
+            pending = {key: pending[key] for key in lost}
+        if pending:
+            raise ConcurrencyError(f"snapshot buckets {sorted(pending)}", "retry")
+        return placed
+
+    async def _keep(self, versions: list[dict[str, Any]]) -> None:
+        """Write-once copies of superseded versions (one already kept is exactly this)."""
+        if not versions:
+            return
+        try:
+            await self._raw.insert_many(versions, ordered=False)
+        except BulkWriteError as err:
+            if any(e.get("code") != DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
+                raise
+
+    async def _insert(self, docs: list[dict[str, Any]]) -> set[str]:
+        """Insert new buckets; return the keys another writer created first."""
+        if not docs:
+            return set()
+        try:
+            await self._latest.insert_many(docs, ordered=False)
+        except BulkWriteError as err:
+            errors = err.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return {docs[e["index"]]["_id"] for e in errors}
+        return set()
+
+    async def _replace(self, writes: list[tuple[int, dict[str, Any]]], token: str) -> set[str]:
+        """Replace buckets still at the revision read; return the keys that had moved on."""
+        if not writes:
+            return set()
+        result = await self._latest.bulk_write(
+            [ReplaceOne({"_id": doc["_id"], "rev": {"$eq": rev}}, doc) for rev, doc in writes],
+            ordered=False,
+        )
+        if result.matched_count == len(writes):
+            return set()
+        keys = [doc["_id"] for _, doc in writes]
+        ours = self._latest.find({"_id": {"$in": keys}, "w": {"$eq": token}}, {"_id": 1})
+        written = {doc["_id"] async for doc in ours}
+        return set(keys) - written
+
+    # --------------------------------------------------- the layout before buckets
+    async def _convert_legacy(self) -> None:
+        if LEGACY_LATEST not in await self._db.list_collection_names():
+            return
+        legacy = self._db[LEGACY_LATEST]
+        while True:
+            docs = await legacy.find({}).sort("_id", ASCENDING).limit(CONVERT_BATCH).to_list()
+            if not docs:
+                break
+            convertible = [d for d in docs if _is_legacy_snapshot(d)]
+            if len(convertible) < len(docs):
+                odd = next(d["_id"] for d in docs if not _is_legacy_snapshot(d))
+                raise ValueError(
+                    f"{LEGACY_LATEST} holds {odd!r}, which is not a snapshot of the layout "
+                    "before buckets; nothing was converted past it"
+                )
+            await self._write(
+                group((d["model"], int(d["odoo_id"]), legacy_entry(d)) for d in convertible),
+                Policy.NEWER,
+            )
+            # Only the version converted: one written meanwhile is converted next round.
+            await legacy.bulk_write([_delete_if_unchanged(d) for d in convertible], ordered=False)
+        await legacy.drop()
+
+
+def _delete_if_unchanged(doc: dict[str, Any]) -> DeleteOne:
+    version, content = doc["version"], doc["hash"]
+    return DeleteOne({"_id": doc["_id"], "version": {"$eq": version}, "hash": {"$eq": content}})
+
+
+def _is_legacy_snapshot(doc: dict[str, Any]) -> bool:
+    return (
+        isinstance(doc.get("model"), str)
+        and isinstance(doc.get("odoo_id"), int)
+        and isinstance(doc.get("hash"), str)
+        and isinstance(doc.get("version"), int)
+        and "received_at" in doc
+    )
 
 
 class InMemorySnapshotStore:
@@ -267,4 +330,8 @@ class InMemorySnapshotStore:
         for r in raw:
             self.raw.setdefault(f"{r.model}:{r.odoo_id}:{r.content_hash}", r)
         for s in snapshots:
-            self.snapshots[(s.model, s.odoo_id)] = s
+            current = self.snapshots.get((s.model, s.odoo_id))
+            # As the Mongo store: a record's latest only moves to a higher (or the same)
+            # stream version; a writer that lost a race cannot put an older one back.
+            if current is None or s.stream_version >= current.stream_version:
+                self.snapshots[(s.model, s.odoo_id)] = s

@@ -73,6 +73,20 @@ async def test_snapshots_latest_live_ids_and_raw_versions(ports: tuple[Any, Any]
     assert await store.known_versions("crm.lead", [1, 2]) == {(1, "h-a"), (1, "h-a2"), (2, "h-b")}
 
 
+async def test_a_late_older_snapshot_does_not_replace_a_newer_one(ports: tuple[Any, Any]) -> None:
+    """Two writers of one record (a webhook and a sync): the one that appended the newer
+    version may save first; the older save neither replaces it nor loses its raw version."""
+    store, _ = ports
+    await store.save([snap(1, "v2", 2)], [raw(1, "v2")], frozenset({("crm.lead", 1)}))
+    await store.save([snap(1, "v1", 1)], [raw(1, "v1")])
+    latest = (await store.latest("crm.lead", [1]))[1]
+    assert latest.content_hash == "h-v2" and latest.stream_version == 2
+    assert await store.known_versions("crm.lead", [1]) == {(1, "h-v1"), (1, "h-v2")}
+    # The same version again (fields no event records changed) is a refresh: it replaces.
+    await store.save([snap(1, "v2b", 2)], [raw(1, "v2b")])
+    assert (await store.latest("crm.lead", [1]))[1].content_hash == "h-v2b"
+
+
 async def test_only_one_sync_run_holds_the_lock(ports: tuple[Any, Any]) -> None:
     _, runs = ports
     await runs.set_cursors({"crm.lead": "2026-05-01 10:00:00"})  # a neighbour document

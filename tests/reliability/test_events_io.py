@@ -43,6 +43,7 @@ from infrastructure.events_io import (
 )
 from infrastructure.events_io.commits import RestoringEventStore
 from infrastructure.eventstore.mongo import MongoEventStore
+from infrastructure.ingestion.snapshots import MongoSnapshotStore
 from projections.catalog import PROJECTION_NAMES, PROJECTIONS
 from projections.check import check
 from projections.framework import (
@@ -231,9 +232,10 @@ async def test_a_sync_after_an_events_only_restore_continues(
 
 
 async def snapshot_keys(db: Any) -> set[tuple[str, int, str, int, bool]]:
-    cursor = db["odoo_snapshots"].find({}, {"model": 1, "odoo_id": 1, "hash": 1, "version": 1,
-                                            "live": 1})  # fmt: skip
-    return {(d["model"], d["odoo_id"], d["hash"], d["version"], d["live"]) async for d in cursor}
+    return {
+        (s.model, s.odoo_id, s.content_hash, s.stream_version, not s.deleted)
+        async for s in MongoSnapshotStore(db).every()
+    }
 
 
 # -- a small log with every kind of envelope -------------------------------------------------

@@ -1,0 +1,147 @@
+"""The bucketed snapshot store on the real embedded store: concurrent writers of one
+bucket, and the conversion of the layout before buckets (one document per record)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from domain.ingestion import RawVersion, Snapshot
+from domain.normalize import normalize
+from infrastructure.ingestion.snapshot_buckets import BUCKET_SIZE, LayoutError, to_ms
+from infrastructure.ingestion.snapshots import LATEST, LEGACY_LATEST, RAW, MongoSnapshotStore
+from tests.unit.sync.fakes import lead
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def snap(odoo_id: int, name: str, version: int) -> Snapshot:
+    record = normalize("crm.lead", lead(odoo_id, name=name))
+    return Snapshot("crm.lead", odoo_id, f"h-{name}", record, version, NOW, None)
+
+
+def raw(odoo_id: int, name: str) -> RawVersion:
+    return RawVersion("crm.lead", odoo_id, f"h-{name}", lead(odoo_id, name=name), NOW, "sync")
+
+
+def legacy_doc(odoo_id: int, name: str, version: int, **extra: Any) -> dict[str, Any]:
+    """A snapshot document as the code before buckets wrote it."""
+    return {
+        "_id": f"crm.lead:{odoo_id}", "model": "crm.lead", "odoo_id": odoo_id,
+        "hash": f"h-{name}", "live": True, "version": version, "received_at": NOW,
+        "write_date": "2026-05-01 11:00:00", "raw": lead(odoo_id, name=name), "source": "sync",
+        **extra,
+    }  # fmt: skip
+
+
+async def test_concurrent_writers_of_one_bucket_lose_nothing(mongo_db: Any) -> None:
+    first = MongoSnapshotStore(mongo_db)
+    await first.ensure_indexes()
+    writers = [MongoSnapshotStore(mongo_db) for _ in range(BUCKET_SIZE)]
+    # Every record of one bucket, each by its own writer, all at once, twice over: the
+    # second round replaces existing buckets (compare and swap) rather than inserting.
+    for version in (1, 2):
+        await asyncio.gather(
+            *(
+                w.save([snap(i, f"n{i}v{version}", version)], [raw(i, f"n{i}v{version}")])
+                for i, w in enumerate(writers, BUCKET_SIZE)  # ids 16..31: bucket 1
+            )
+        )
+        ids = list(range(BUCKET_SIZE, 2 * BUCKET_SIZE))
+        latest = await first.latest("crm.lead", ids)
+        assert {i: s.content_hash for i, s in latest.items()} == {
+            i: f"h-n{i}v{version}" for i in ids
+        }
+    assert await mongo_db[LATEST].count_documents({}) == 1
+    # The first versions were set aside when the second replaced them.
+    assert await first.known_versions("crm.lead", [16]) == {(16, "h-n16v1"), (16, "h-n16v2")}
+
+
+async def test_racing_versions_of_one_record_end_at_the_highest(mongo_db: Any) -> None:
+    store = MongoSnapshotStore(mongo_db)
+    await store.ensure_indexes()
+    writers = [MongoSnapshotStore(mongo_db) for _ in range(8)]
+    await asyncio.gather(
+        *(w.save([snap(5, f"v{v}", v)], [raw(5, f"v{v}")]) for v, w in enumerate(writers, 1))
+    )
+    assert (await store.latest("crm.lead", [5]))[5].stream_version == 8
+    versions = await store.raw_versions("crm.lead", 5)
+    assert sorted(v["hash"] for v in versions) == sorted(f"h-v{v}" for v in range(1, 9))
+    assert versions[-1]["hash"] == "h-v8"  # the latest last
+
+
+async def test_the_layout_before_buckets_is_converted_when_the_store_opens(mongo_db: Any) -> None:
+    legacy = mongo_db[LEGACY_LATEST]
+    rebuilt = normalize("crm.lead", lead(4, name="from the log")).to_dict()
+    await legacy.insert_many(
+        [
+            legacy_doc(1, "one", 1),
+            legacy_doc(2, "two-old", 1),  # a bucket holds version 2 already: it stays
+            legacy_doc(3, "gone", 2, live=False, raw=None, source=None, hash="deleted"),
+            legacy_doc(4, "x", 3, raw=None, source=None, hash="h-log", record=rebuilt),
+            legacy_doc(40, "forty", 5),
+            *(legacy_doc(100 + i, f"n{i}", 1) for i in range(2_500)),  # several batches
+        ]
+    )
+    store = MongoSnapshotStore(mongo_db)
+    await store.save([snap(2, "two-new", 2)], [raw(2, "two-new")])  # before the conversion
+    await store.ensure_indexes()
+
+    assert LEGACY_LATEST not in await mongo_db.list_collection_names()
+    latest = await store.latest("crm.lead", [1, 2, 3, 4, 40, 5, 2_599])
+    assert {i: (s.content_hash, s.stream_version) for i, s in latest.items()} == {
+        1: ("h-one", 1), 2: ("h-two-new", 2), 3: ("deleted", 2), 4: ("h-log", 3),
+        40: ("h-forty", 5), 2_599: ("h-n2499", 1),
+    }  # fmt: skip
+    assert latest[1].record == normalize("crm.lead", lead(1, name="one"))
+    assert latest[1].received_at == NOW and latest[1].write_date == "2026-05-01 11:00:00"
+    assert latest[3].deleted and latest[4].record is not None
+    assert latest[4].record.to_dict() == rebuilt
+    assert len(await store.live_ids("crm.lead")) == 2_500 + 4  # 1, 2, 4, 40 and the batch
+    # The older version the conversion did not take is kept among the raw versions.
+    assert await store.known_versions("crm.lead", [2]) == {(2, "h-two-old"), (2, "h-two-new")}
+    await store.ensure_indexes()  # nothing left to convert: a no-op
+    assert (await store.latest("crm.lead", [1]))[1].content_hash == "h-one"
+
+
+async def test_a_conversion_cut_before_its_deletes_is_finished_at_the_next_open(
+    mongo_db: Any,
+) -> None:
+    store = MongoSnapshotStore(mongo_db)
+    await store.ensure_indexes()
+    # The buckets were written, the crash came before the old documents were deleted; one
+    # record was ingested again since (version 2).
+    await store.save([snap(1, "one", 1), snap(2, "two-v2", 2)], [raw(1, "one"), raw(2, "two-v2")])
+    await mongo_db[LEGACY_LATEST].insert_many([legacy_doc(1, "one", 1), legacy_doc(2, "two", 1)])
+    await MongoSnapshotStore(mongo_db).ensure_indexes()
+    latest = await store.latest("crm.lead", [1, 2])
+    assert (latest[1].content_hash, latest[2].content_hash) == ("h-one", "h-two-v2")
+    assert LEGACY_LATEST not in await mongo_db.list_collection_names()
+    assert await mongo_db[RAW].count_documents({}) == 1  # "two" v1, set aside once
+
+
+async def test_an_old_collection_holding_something_else_stops_the_conversion(
+    mongo_db: Any,
+) -> None:
+    await mongo_db[LEGACY_LATEST].insert_many(
+        [legacy_doc(1, "one", 1), {"_id": "crm.lead:2", "note": "not a snapshot"}]
+    )
+    with pytest.raises(ValueError, match="not a snapshot of the layout before buckets"):
+        await MongoSnapshotStore(mongo_db).ensure_indexes()
+    assert await mongo_db[LEGACY_LATEST].count_documents({}) == 2  # nothing deleted
+
+
+async def test_a_bucket_of_another_layout_is_refused(mongo_db: Any) -> None:
+    store = MongoSnapshotStore(mongo_db)
+    await store.ensure_indexes()
+    await mongo_db[LATEST].insert_one(
+        {"_id": "crm.lead/0", "model": "crm.lead", "rev": 1, "entries": {"1": {}}}
+    )
+    with pytest.raises(LayoutError):
+        await store.latest("crm.lead", [1])
+    with pytest.raises(LayoutError):
+        await store.save([snap(1, "one", 1)], [raw(1, "one")])
+    assert to_ms(NOW) > 0
