@@ -54,6 +54,7 @@ RAW = "odoo_raw_versions"
 DUPLICATE_KEY = 11000
 MAX_ATTEMPTS = 20  # compare-and-swap rounds of one save before giving up
 CONVERT_BATCH = 1000
+SEEN_LIMIT = 4096  # buckets remembered between a read and the save that follows it
 
 Pending = dict[str, tuple[str, dict[int, Entry]]]  # bucket key -> (model, entries by id)
 
@@ -75,6 +76,11 @@ class MongoSnapshotStore:
         self._db = db
         self._latest: AsyncCollection[Any] = db[LATEST]
         self._raw: AsyncCollection[Any] = db[RAW]
+        # Buckets as ``latest`` last read them (None: not stored), so that the save which
+        # usually follows (Ingestor._apply) starts from them instead of reading them again.
+        # Only a starting point: a bucket that moved on since fails its compare and swap
+        # (or its insert) and is read again.
+        self._seen: dict[str, StoredBucket | None] = {}
 
     async def ensure_indexes(self) -> None:
         await self._latest.create_indexes([IndexModel([("model", ASCENDING)], name="model")])
@@ -103,7 +109,11 @@ class MongoSnapshotStore:
     async def latest(self, model: str, ids: Sequence[int]) -> dict[int, Snapshot]:
         if not ids:
             return {}
-        buckets = await self._buckets(sorted({bucket_key(model, i) for i in ids}))
+        keys = sorted({bucket_key(model, i) for i in ids})
+        buckets = await self._buckets(keys)
+        if len(self._seen) > SEEN_LIMIT:
+            self._seen.clear()  # read and never saved (unchanged records): forget them
+        self._seen.update((key, buckets.get(key)) for key in keys)
         found: dict[int, Snapshot] = {}
         for odoo_id in ids:
             bucket = buckets.get(bucket_key(model, odoo_id))
@@ -190,10 +200,14 @@ class MongoSnapshotStore:
         its entries are now the latest. Each bucket is written by compare and swap on its
         ``rev``; a bucket another writer changed meanwhile is read and merged again."""
         placed = 0
+        seen = {key: self._seen.pop(key) for key in pending if key in self._seen}
         for _ in range(MAX_ATTEMPTS):
             if not pending:
                 return placed
-            stored = await self._buckets(sorted(pending))
+            unseen = sorted(key for key in pending if key not in seen)
+            stored = {key: b for key, b in seen.items() if b is not None and key in pending}
+            stored.update(await self._buckets(unseen))
+            seen = {}  # a retry reads every bucket it still has to write
             token = uuid.uuid4().hex
             inserts: list[dict[str, Any]] = []
             replaces: list[tuple[int, dict[str, Any]]] = []

@@ -145,3 +145,23 @@ async def test_a_bucket_of_another_layout_is_refused(mongo_db: Any) -> None:
     with pytest.raises(LayoutError):
         await store.save([snap(1, "one", 1)], [raw(1, "one")])
     assert to_ms(NOW) > 0
+
+
+async def test_a_save_after_a_read_notices_a_bucket_changed_in_between(mongo_db: Any) -> None:
+    """``latest`` remembers the buckets it read for the save that follows; a bucket another
+    writer changed (or created) in between is read again, not overwritten."""
+    mine, other = MongoSnapshotStore(mongo_db), MongoSnapshotStore(mongo_db)
+    await mine.ensure_indexes()
+    assert await mine.latest("crm.lead", [17, 33]) == {}  # remembered: neither bucket stored
+    await other.save([snap(18, "created meanwhile", 1), snap(34, "x", 1)], [])
+    await mine.latest("crm.lead", [1])
+    await other.save([snap(2, "two", 1)], [raw(2, "two")])
+    await mine.save([snap(1, "one", 1), snap(17, "seventeen", 1)], [])
+    latest = await mine.latest("crm.lead", [1, 2, 17, 18, 34])
+    assert {i: s.content_hash for i, s in latest.items()} == {
+        1: "h-one",
+        2: "h-two",
+        17: "h-seventeen",
+        18: "h-created meanwhile",
+        34: "h-x",
+    }
