@@ -54,7 +54,10 @@ RAW = "odoo_raw_versions"
 DUPLICATE_KEY = 11000
 MAX_ATTEMPTS = 20  # compare-and-swap rounds of one save before giving up
 CONVERT_BATCH = 1000
-SEEN_LIMIT = 4096  # buckets remembered between a read and the save that follows it
+# Buckets remembered between a read and the save that follows it: at most three pages of a
+# sync in flight (~125 buckets each); kept as the stored documents (their entries as text,
+# ~24 KB a bucket of leads), not as parsed entries, which are several times larger.
+SEEN_LIMIT = 512
 
 Pending = dict[str, tuple[str, dict[int, Entry]]]  # bucket key -> (model, entries by id)
 
@@ -80,7 +83,7 @@ class MongoSnapshotStore:
         # usually follows (Ingestor._apply) starts from them instead of reading them again.
         # Only a starting point: a bucket that moved on since fails its compare and swap
         # (or its insert) and is read again.
-        self._seen: dict[str, StoredBucket | None] = {}
+        self._seen: dict[str, dict[str, Any] | None] = {}
 
     async def ensure_indexes(self) -> None:
         await self._latest.create_indexes([IndexModel([("model", ASCENDING)], name="model")])
@@ -90,13 +93,22 @@ class MongoSnapshotStore:
         await self._convert_legacy()
 
     # ------------------------------------------------------------------- reads
-    async def _buckets(self, keys: Sequence[str]) -> dict[str, StoredBucket]:
+    async def _buckets(
+        self, keys: Sequence[str], remember: bool = False
+    ) -> dict[str, StoredBucket]:
+        """The stored buckets among ``keys``; ``remember``: for the save that follows."""
         if not keys:
             return {}
         found = {}
+        docs: dict[str, dict[str, Any] | None] = dict.fromkeys(keys)
         async for doc in self._latest.find({"_id": {"$in": list(keys)}}):
             bucket = decode(doc)
             found[bucket.key] = bucket
+            docs[bucket.key] = doc
+        if remember:
+            if len(self._seen) + len(docs) > SEEN_LIMIT:
+                self._seen.clear()  # read and never saved (unchanged records): forget them
+            self._seen.update(docs)
         return found
 
     async def _of_model(self, model: str) -> AsyncIterator[StoredBucket]:
@@ -109,11 +121,7 @@ class MongoSnapshotStore:
     async def latest(self, model: str, ids: Sequence[int]) -> dict[int, Snapshot]:
         if not ids:
             return {}
-        keys = sorted({bucket_key(model, i) for i in ids})
-        buckets = await self._buckets(keys)
-        if len(self._seen) > SEEN_LIMIT:
-            self._seen.clear()  # read and never saved (unchanged records): forget them
-        self._seen.update((key, buckets.get(key)) for key in keys)
+        buckets = await self._buckets(sorted({bucket_key(model, i) for i in ids}), remember=True)
         found: dict[int, Snapshot] = {}
         for odoo_id in ids:
             bucket = buckets.get(bucket_key(model, odoo_id))
@@ -205,7 +213,7 @@ class MongoSnapshotStore:
             if not pending:
                 return placed
             unseen = sorted(key for key in pending if key not in seen)
-            stored = {key: b for key, b in seen.items() if b is not None and key in pending}
+            stored = {key: decode(doc) for key, doc in seen.items() if doc is not None}
             stored.update(await self._buckets(unseen))
             seen = {}  # a retry reads every bucket it still has to write
             token = uuid.uuid4().hex
