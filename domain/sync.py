@@ -185,10 +185,10 @@ class SyncHandler:
 
         # Up to PAGES_IN_FLIGHT pages in flight: one page's normalising and change detection
         # (our CPU) and the next page's fetch overlap the store's writes of the pages before
-        # (py-spy over a 20,000-lead sync: store 8.8 s, Pulse 3.4 s, taking turns; at
-        # 100,000 leads three pages took 37-38.5 s against 40.6-41.8 s for two). Two ingests
-        # of one record (offsets moving while Odoo changes) stay correct: appends carry the
-        # expected stream version, and a conflict re-reads and re-evaluates
+        # (py-spy over a 20,000-lead sync: store 8.8 s, Pulse 3.4 s, taking turns; 100,000
+        # leads, alternating runs: three pages 33.1-34.4 s, two 32.5-39.4 s, +10 MB). Two
+        # ingests of one record (offsets moving while Odoo changes) stay correct: appends
+        # carry the expected stream version, and a conflict re-reads and re-evaluates
         # (Ingestor._apply), as for a webhook racing a sync.
         in_flight: list[tuple[asyncio.Future[IngestStats], int]] = []
         try:
