@@ -63,7 +63,9 @@ from domain.normalize import RECORD_TYPE_BY_MODEL, record_content
 __all__ = ["detect_changes", "stream_for"]
 
 # The form normalize() gives Odoo's write_date (UTC).
-_WRITE_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_WRITE_DATE_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-9]{2}:[0-9]{2}Z"
+)
 
 
 def _fields_except(record_type: type[Record], *excluded: str) -> tuple[str, ...]:

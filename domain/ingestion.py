@@ -103,8 +103,10 @@ class SnapshotStore(Protocol):
         raw: Sequence[RawVersion],
         new_keys: frozenset[tuple[str, int]] = frozenset(),
     ) -> None:
-        """Record new latest snapshots and keep the raw versions (write-once). ``new_keys``
-        names the records that had no snapshot before (an insert, not a replace, will do)."""
+        """Record new latest snapshots and keep the raw versions (write-once). A record's
+        latest only moves to the same or a higher stream version: a snapshot older than the
+        stored one is not kept as the latest (its raw version is). ``new_keys`` names the
+        records that had no snapshot before (a hint: an insert, not a replace, will do)."""
         ...
 
     async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:

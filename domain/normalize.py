@@ -113,7 +113,11 @@ class RecordRejected(PulseError, ValueError):
 _INT4_MAX: Final = 2**31 - 1
 # ASCII digits only: ``\d`` would also accept other scripts' digits.
 _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATETIME_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+# Hours 00-23 in the pattern: strptime refused 24, and fromisoformat (which parses after
+# this check) takes "24:00:00" for the next midnight from Python 3.14 on.
+_DATETIME_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} (?:[01][0-9]|2[0-3]):[0-9]{2}:[0-9]{2}"
+)
 _LEAD_TYPES: Final = frozenset({"lead", "opportunity"})
 
 

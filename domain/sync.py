@@ -208,7 +208,7 @@ class SyncHandler:
             while in_flight:
                 await ingested(*in_flight.pop(0))
         finally:
-            # After a failure: the other page's ingest runs to its end (a page is never left
+            # After a failure: the other pages' ingests run to their end (a page is never left
             # half-ingested by us); the failure is what the run reports.
             await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
         if full:

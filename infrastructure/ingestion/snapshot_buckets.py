@@ -14,9 +14,9 @@ of a model's live records are read without decoding any entry. ``rev`` guards ea
 (compare and swap): two writers of one bucket (a webhook and a sync, two records) re-read
 and merge instead of losing one another's records.
 
-A record's entry only ever moves to a higher stream version (``Policy``): a writer that
-lost a race to a newer version cannot put the older one back, and the version it was about
-to supersede is still kept among the raw versions.
+A record's entry only ever moves to the same or a higher stream version (``Policy``): a
+writer that lost a race to a newer version cannot put the older one back, and the older
+version's raw row is still kept among the raw versions.
 """
 
 from __future__ import annotations

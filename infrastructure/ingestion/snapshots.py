@@ -13,17 +13,18 @@ records (the embedded store writes documents one core at a time).
 
 The layout before buckets (``odoo_snapshots``, one document per record) is converted when
 a process opens the store (``ensure_indexes``): each old document goes into its bucket
-unless the bucket holds a newer version, and is deleted once the bucket is written, only if
-it is still the version converted. A crash midway leaves the rest to the next start; two
-processes converting at once merge like any two writers. Stop processes of the code before
-buckets before starting this one: a snapshot they write into the old collection is only
-converted at the next start.
+unless the bucket holds the same or a newer version, and is deleted once the bucket is
+written, only if it is still the version converted. A crash midway leaves the rest to the
+next start; two processes converting at once merge like any two writers. Stop processes of
+the code before buckets before starting this one (deploy/README.md): a snapshot they write
+into the old collection is only converted at the next start.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DeleteOne, IndexModel, ReplaceOne
@@ -31,7 +32,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from domain.errors import ConcurrencyError
+from domain.errors import PulseError
 from domain.ingestion import RawVersion, Snapshot
 from infrastructure.ingestion.snapshot_buckets import (
     Entry,
@@ -54,12 +55,26 @@ RAW = "odoo_raw_versions"
 DUPLICATE_KEY = 11000
 MAX_ATTEMPTS = 20  # compare-and-swap rounds of one save before giving up
 CONVERT_BATCH = 1000
-# Buckets remembered between a read and the save that follows it: at most three pages of a
-# sync in flight (~125 buckets each); kept as the stored documents (their entries as text,
-# ~24 KB a bucket of leads), not as parsed entries, which are several times larger.
-SEEN_LIMIT = 512
+# Buckets remembered between a read and the save that follows it (a save takes its own out):
+# the pages of a sync in flight, up to a bucket per record of a page when ids are scattered
+# (an incremental sync). Kept as the stored documents (their entries as text, ~24 KB a
+# bucket of leads), not as parsed entries, which are several times larger; the oldest go
+# first, and a read of more buckets than this is not remembered at all.
+SEEN_LIMIT = 1536
 
 Pending = dict[str, tuple[str, dict[int, Entry]]]  # bucket key -> (model, entries by id)
+
+
+class SnapshotContention(PulseError):
+    """Other writers kept changing the same buckets through every attempt of one save."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        super().__init__(
+            f"ingestion snapshots {shown} kept changing through {MAX_ATTEMPTS} attempts to "
+            "save them (other writers of the same records); retry the sync"
+        )
+        self.keys = list(keys)
 
 
 def _version_doc(model: str, odoo_id: int, entry: Entry) -> dict[str, Any]:
@@ -105,10 +120,12 @@ class MongoSnapshotStore:
             bucket = decode(doc)
             found[bucket.key] = bucket
             docs[bucket.key] = doc
-        if remember:
-            if len(self._seen) + len(docs) > SEEN_LIMIT:
-                self._seen.clear()  # read and never saved (unchanged records): forget them
+        if remember and len(docs) <= SEEN_LIMIT:
+            for key in docs:
+                self._seen.pop(key, None)  # re-inserted below: the newest last
             self._seen.update(docs)
+            while len(self._seen) > SEEN_LIMIT:  # read and never saved (unchanged records)
+                del self._seen[next(iter(self._seen))]
         return found
 
     async def _of_model(self, model: str) -> AsyncIterator[StoredBucket]:
@@ -240,7 +257,7 @@ class MongoSnapshotStore:
             placed += sum(n for key, n in counted.items() if key not in lost)
             pending = {key: pending[key] for key in lost}
         if pending:
-            raise ConcurrencyError(f"snapshot buckets {sorted(pending)}", "retry")
+            raise SnapshotContention(sorted(pending))
         return placed
 
     async def _keep(self, versions: list[dict[str, Any]]) -> None:
@@ -317,7 +334,7 @@ def _is_legacy_snapshot(doc: dict[str, Any]) -> bool:
         and isinstance(doc.get("odoo_id"), int)
         and isinstance(doc.get("hash"), str)
         and isinstance(doc.get("version"), int)
-        and "received_at" in doc
+        and isinstance(doc.get("received_at"), datetime | int)
     )
 
 

@@ -362,6 +362,16 @@ LEAD_WITHOUT_ID = {k: v for k, v in search_read_lead().items() if k != "id"}
             search_read_lead(write_date="2026-02-03 25:00:00"),
             not_datetime("write_date"),
         ),
+        (  # strptime refused it; fromisoformat takes it for the next midnight on 3.14+
+            "crm.lead",
+            search_read_lead(write_date="2026-02-03 24:00:00"),
+            not_datetime("write_date"),
+        ),
+        (
+            "crm.lead",
+            search_read_lead(write_date="2026-02-30 10:00:00"),
+            not_datetime("write_date"),
+        ),
         ("crm.lead", search_read_lead(write_date="2026-02-03"), not_datetime("write_date")),
         ("crm.lead", search_read_lead(create_date=1700000000), not_datetime("create_date")),
         ("crm.lead", search_read_lead(date_closed="2026-02-03"), not_datetime("date_closed")),
