@@ -101,12 +101,10 @@ class SnapshotStore(Protocol):
         self,
         snapshots: Sequence[Snapshot],
         raw: Sequence[RawVersion],
-        new_keys: frozenset[tuple[str, int]] = frozenset(),
     ) -> None:
         """Record new latest snapshots and keep the raw versions (write-once). A record's
         latest only moves to the same or a higher stream version: a snapshot older than the
-        stored one is not kept as the latest (its raw version is). ``new_keys`` names the
-        records that had no snapshot before (a hint: an insert, not a replace, will do)."""
+        stored one is not kept as the latest (its raw version is)."""
         ...
 
     async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
@@ -392,8 +390,7 @@ class Ingestor:
                         target.events_appended += len(request.events)
                         target.last_position = max(target.last_position, outcome.last_position)
                     self._count(target, prev, cand, request)
-            fresh = frozenset((model, c.odoo_id) for c in candidates if c.odoo_id not in latest)
-            await self._snapshots.save(snapshots, raws, fresh)
+            await self._snapshots.save(snapshots, raws)
             candidates = retry
         if candidates:
             raise ConcurrencyError(f"{model} ids {[c.odoo_id for c in candidates]}", "retry")

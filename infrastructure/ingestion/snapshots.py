@@ -128,43 +128,43 @@ class MongoSnapshotStore:
                 del self._seen[next(iter(self._seen))]
         return found
 
-    async def _of_model(self, model: str) -> AsyncIterator[StoredBucket]:
-        # $eq: nx-27017 turns a plain equality into SQL that also matches arrays, which the
-        # index cannot answer (see the webhook batches' won stages). Real MongoDB reads both
-        # the same.
-        async for doc in self._latest.find({"model": {"$eq": model}}):
-            yield decode(doc)
+    async def _entries(
+        self, model: str, ids: Sequence[int], remember: bool = False
+    ) -> dict[int, Entry]:
+        """The stored entries of these records (those that have one)."""
+        buckets = await self._buckets(sorted({bucket_key(model, i) for i in ids}), remember)
+        found: dict[int, Entry] = {}
+        for odoo_id in ids:
+            bucket = buckets.get(bucket_key(model, odoo_id))
+            if bucket is not None and odoo_id in bucket.entries:
+                found[odoo_id] = bucket.entries[odoo_id]
+        return found
+
+    async def _each_entry(self, flt: dict[str, Any]) -> AsyncIterator[Snapshot]:
+        async for doc in self._latest.find(flt):
+            bucket = decode(doc)
+            for odoo_id, entry in sorted(bucket.entries.items()):
+                yield snapshot_of(bucket.model, odoo_id, entry)
 
     async def latest(self, model: str, ids: Sequence[int]) -> dict[int, Snapshot]:
         if not ids:
             return {}
-        buckets = await self._buckets(sorted({bucket_key(model, i) for i in ids}), remember=True)
-        found: dict[int, Snapshot] = {}
-        for odoo_id in ids:
-            bucket = buckets.get(bucket_key(model, odoo_id))
-            entry = bucket.entries.get(odoo_id) if bucket is not None else None
-            if entry is not None:
-                found[odoo_id] = snapshot_of(model, odoo_id, entry)
-        return found
+        entries = await self._entries(model, ids, remember=True)
+        return {i: snapshot_of(model, i, entry) for i, entry in entries.items()}
 
     async def live_ids(self, model: str) -> set[int]:
         cursor = self._latest.find({"model": {"$eq": model}}, {"live": 1})
         return {int(i) async for doc in cursor for i in doc.get("live", [])}
 
     async def all_live(self, model: str) -> list[Snapshot]:
-        return [
-            snapshot_of(model, odoo_id, entry)
-            async for bucket in self._of_model(model)
-            for odoo_id, entry in sorted(bucket.entries.items())
-            if entry.get("live")
-        ]
+        # $eq: nx-27017 turns a plain equality into SQL that also matches arrays, which the
+        # index cannot answer (see the webhook batches' won stages). Real MongoDB reads both
+        # the same.
+        return [s async for s in self._each_entry({"model": {"$eq": model}}) if not s.deleted]
 
-    async def every(self) -> AsyncIterator[Snapshot]:
+    def every(self) -> AsyncIterator[Snapshot]:
         """Every record's latest snapshot, deleted ones included (checks, tests)."""
-        async for doc in self._latest.find({}):
-            bucket = decode(doc)
-            for odoo_id, entry in sorted(bucket.entries.items()):
-                yield snapshot_of(bucket.model, odoo_id, entry)
+        return self._each_entry({})
 
     async def known_versions(self, model: str, ids: Sequence[int]) -> set[tuple[int, str]]:
         if not ids:
@@ -173,11 +173,8 @@ class MongoSnapshotStore:
         flt = {"model": model, "odoo_id": {"$in": list(ids)}}
         async for doc in self._raw.find(flt, {"odoo_id": 1, "hash": 1}):
             known.add((int(doc["odoo_id"]), doc["hash"]))
-        buckets = await self._buckets(sorted({bucket_key(model, i) for i in ids}))
-        for odoo_id in ids:
-            bucket = buckets.get(bucket_key(model, odoo_id))
-            entry = bucket.entries.get(odoo_id) if bucket is not None else None
-            if entry is not None and entry.get("raw") is not None:
+        for odoo_id, entry in (await self._entries(model, ids)).items():
+            if entry.get("raw") is not None:
                 known.add((odoo_id, entry["hash"]))
         return known
 
@@ -186,8 +183,7 @@ class MongoSnapshotStore:
         flt = {"model": {"$eq": model}, "odoo_id": {"$eq": odoo_id}}  # $eq: the model_id index
         older = self._raw.find(flt).sort("received_at", 1)
         versions = [doc async for doc in older]
-        bucket = (await self._buckets([bucket_key(model, odoo_id)])).get(bucket_key(model, odoo_id))
-        entry = bucket.entries.get(odoo_id) if bucket is not None else None
+        entry = (await self._entries(model, [odoo_id])).get(odoo_id)
         if entry is not None and entry.get("raw") is not None:
             versions.append(_version_doc(model, odoo_id, entry))
         return versions
@@ -197,10 +193,8 @@ class MongoSnapshotStore:
         self,
         snapshots: Sequence[Snapshot],
         raw: Sequence[RawVersion],
-        new_keys: frozenset[tuple[str, int]] = frozenset(),
     ) -> None:
-        # ``new_keys`` (records seen for the first time) is not needed here: a bucket that
-        # does not exist yet is inserted, whichever records it will hold.
+        # A bucket that does not exist yet is inserted, one that does is replaced (_write).
         raw_by_key = {(r.model, r.odoo_id): r for r in raw}
         pending = group(
             (s.model, s.odoo_id, entry_of(s, raw_by_key.get((s.model, s.odoo_id))))
@@ -360,12 +354,7 @@ class InMemorySnapshotStore:
             if r.model == model and r.odoo_id in wanted
         }
 
-    async def save(
-        self,
-        snapshots: Sequence[Snapshot],
-        raw: Sequence[RawVersion],
-        new_keys: frozenset[tuple[str, int]] = frozenset(),
-    ) -> None:
+    async def save(self, snapshots: Sequence[Snapshot], raw: Sequence[RawVersion]) -> None:
         for r in raw:
             self.raw.setdefault(f"{r.model}:{r.odoo_id}:{r.content_hash}", r)
         for s in snapshots:

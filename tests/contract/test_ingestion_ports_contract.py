@@ -56,7 +56,6 @@ async def test_snapshots_latest_live_ids_and_raw_versions(ports: tuple[Any, Any]
     await store.save(
         [snap(1, "a", 1), snap(2, "b", 1), snap(3, "c", 2, deleted=True)],
         [raw(1, "a"), raw(2, "b")],
-        frozenset({("crm.lead", 1), ("crm.lead", 2), ("crm.lead", 3)}),
     )
     latest = await store.latest("crm.lead", [1, 2, 3, 4])
     assert set(latest) == {1, 2, 3}
@@ -77,7 +76,7 @@ async def test_a_late_older_snapshot_does_not_replace_a_newer_one(ports: tuple[A
     """Two writers of one record (a webhook and a sync): the one that appended the newer
     version may save first; the older save neither replaces it nor loses its raw version."""
     store, _ = ports
-    await store.save([snap(1, "v2", 2)], [raw(1, "v2")], frozenset({("crm.lead", 1)}))
+    await store.save([snap(1, "v2", 2)], [raw(1, "v2")])
     await store.save([snap(1, "v1", 1)], [raw(1, "v1")])
     latest = (await store.latest("crm.lead", [1]))[1]
     assert latest.content_hash == "h-v2" and latest.stream_version == 2
