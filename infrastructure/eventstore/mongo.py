@@ -367,14 +367,20 @@ class MongoEventStore:
             {"stream": {"$eq": stream.key}, "vend": {"$gte": from_version}}
         ).sort("ver", ASCENDING)
         out: list[RecordedEvent] = []
-        async for doc in cursor:
-            for event in self._events_of(doc):
-                if event.version >= from_version:
-                    out.append(event)
-            if limit is not None and len(out) >= limit:
-                await cursor.close()
-                return out[:limit]
-        return out
+        try:
+            async for doc in cursor:
+                for event in self._events_of(doc):
+                    if event.version >= from_version:
+                        out.append(event)
+                if limit is not None and len(out) >= limit:
+                    await cursor.close()
+                    return out[:limit]
+            return out
+        finally:
+            # What was read is a lower bound of the stream's head (streams only grow): an
+            # append that follows with the version just read needs no lookup of its own.
+            if out:
+                self._note_head(stream.key, out[-1].version)
 
     async def stream_version(self, stream: StreamRef) -> int:
         return await self._stream_version_of(stream.key)
@@ -385,9 +391,13 @@ class MongoEventStore:
         )
         version = int(doc["vend"]) if doc else 0
         if version:
-            known = self._stream_heads.get(key, 0)
-            self._stream_heads[key] = max(known, version)
+            self._note_head(key, version)
         return version
+
+    def _note_head(self, key: str, version: int) -> None:
+        """The cache of stream heads holds lower bounds only: the unique (stream, ver) index
+        refuses an append whose version a cached head understated."""
+        self._stream_heads[key] = max(self._stream_heads.get(key, 0), version)
 
     async def head_position(self) -> int:
         doc = await self._commits.find_one({}, {"end": 1}, sort=[("pos", DESCENDING)])

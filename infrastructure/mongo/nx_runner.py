@@ -1,7 +1,9 @@
 """Entry point of the embedded store's child process: ``python -m infrastructure.mongo.nx_runner``.
 
-Runs ``nx-27017`` in the foreground with two additions:
+Runs ``nx-27017`` in the foreground with these additions:
 
+* SQLite's WAL checkpoints run in a thread of their own instead of inside the commit of
+  whichever request crossed the line (``wal_checkpoints``);
 * its per-command INFO logging is turned down to warnings (it logs every command otherwise,
   which grows the log file without bound under load);
 * a watchdog thread stops the store once no live Pulse process has been registered in the
@@ -31,6 +33,7 @@ import time
 from pathlib import Path
 
 from infrastructure.mongo.liveness import live_clients
+from infrastructure.mongo.wal_checkpoints import WalCheckpointer
 
 GRACE_SECONDS = float(os.environ.get("PULSE_STORE_ORPHAN_GRACE", "20"))
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -77,6 +80,11 @@ def main() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     threading.Thread(target=_forward_stop_signals, args=(_port(sys.argv),), daemon=True).start()
     threading.Thread(target=_watchdog, args=(clients_dir,), daemon=True).start()
+    # Before nx opens its first database (the hook applies to connections opened later).
+    checkpointer = WalCheckpointer()
+    if checkpointer.interval > 0:
+        checkpointer.install()
+        checkpointer.start()
     from nx_27017.nx_27017 import main as nx_main
 
     sys.argv = ["nx-27017", *sys.argv[2:]]

@@ -66,7 +66,12 @@ drops the cache (the runner does so in its own process after a switch); a server
 Guarantees, in short
 --------------------
 Batch: apply in memory -> guarded flush -> checkpoint (``projection_state``) -> publish; a
-crash anywhere replays from the checkpoint without loss or double count. A failing event is
+crash anywhere replays from the checkpoint without loss or double count. A LIVE projection
+that handles none of a batch's events keeps its new position in memory and writes it once
+the log is quiet (``RunnerConfig.idle_checkpoint_delay``), or with its next batch that has
+work, or before ``wait_until`` answers: its write no longer queues on the store in front of
+the writes of the projections that did have work; a crash before it re-reads events that
+change nothing. A failing event is
 retried with backoff, narrowed down to itself, then its projection is PAUSED with the error
 visible; others keep going. A rebuild writes generation g+1 while g serves, records its
 progress (a crash resumes it), switches position and generation in one update, then drops g.

@@ -34,6 +34,16 @@ class RunnerConfig:
     processes (``pulse sync``, an API-only replica taking webhooks) and wakes the workers
     that are behind. This process's appends wake them at once through ``notify()``. One
     cheap query per interval whatever the number of projections; 0 disables it."""
+    idle_checkpoint_delay: float = 0.25
+    """A LIVE projection that handles none of a batch's events (the org projections, for a
+    deal's change) does not write its checkpoint at once: that write, one per projection
+    and change, queued on the store in front of the writes of the projections that did
+    have work (bench: "one opportunity change -> dashboard"). Its position is kept in
+    memory (``wait_until`` and ``status`` in this process see it) and written once nothing
+    has arrived for this long, or with its next real batch."""
+    idle_checkpoint_max_age: float = 2.0
+    """...and at the latest this long after the first batch it skipped, however busy the
+    log, so that other processes see the projection's position move on."""
     retries: int = 5
     """Retries of a failing event before its projection pauses."""
     backoff_initial: float = 0.5

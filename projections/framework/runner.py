@@ -138,13 +138,21 @@ class ProjectionRunner:
     async def _watch_tail(self) -> None:
         # Appends from other processes: without this a worker saw them only at its next
         # idle poll (poll_interval, 1 s), one read per worker. Here one query serves all.
+        interval = self._config.tail_poll_interval
         while True:
-            await asyncio.sleep(self._config.tail_poll_interval)
-            try:
-                head = await self._store.head_position()
-            except Exception:  # the workers notice an outage themselves (and report it)
-                log.debug("tail poll failed", exc_info=True)
-                continue
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._tail.answered_at < interval:
+                # A worker read the log within the interval, up to its head then, whoever
+                # appended: the workers behind what it saw are woken without asking the store
+                # (busy runners were asking about twice per change on the one-request-at-a-
+                # time store), and the next poll looks for what came after.
+                head = self._tail.last_seen
+            else:
+                try:
+                    head = await self._store.head_position()
+                except Exception:  # the workers notice an outage themselves (and report it)
+                    log.debug("tail poll failed", exc_info=True)
+                    continue
             for worker in self._workers.values():
                 # Only serving workers: a standby one would retry its lease at this pace,
                 # a paused one would poll for an operator's request at this pace.
@@ -178,8 +186,10 @@ class ProjectionRunner:
     # ------------------------------------------------------------ queries
     async def status(self, names: Iterable[str] | None = None) -> list[ProjectionStatus]:
         chosen = self._known(names)
-        rates = {n: w.meter.rate() for n, w in self._workers.items() if w.holding}
-        return await read_statuses(self._db, self._store, chosen, rates)
+        serving = {n: w for n, w in self._workers.items() if w.holding}
+        rates = {n: w.meter.rate() for n, w in serving.items()}
+        positions = {n: (w.generation, w.position) for n, w in serving.items()}
+        return await read_statuses(self._db, self._store, chosen, rates, positions)
 
     async def skipped(self, name: str) -> list[dict[str, Any]]:
         return await self._checkpoints.skipped(self._known([name])[0])
@@ -204,6 +214,13 @@ class ProjectionRunner:
                 if not (self._workers[n].holding and self._workers[n].position >= position)
             ]
             if not behind:
+                # "Checkpointed" for the caller, who may read the stored checkpoints next:
+                # positions only kept in memory so far (RunnerConfig.idle_checkpoint_delay)
+                # are written first.
+                for name in chosen:
+                    worker = self._workers[name]
+                    if worker.holding:
+                        await worker.save_position()
                 return True
             # Behind workers that run here (holding, not paused) signal their commits: the
             # stored checkpoints are only consulted when one of them is not that, or once a

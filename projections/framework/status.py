@@ -100,8 +100,13 @@ async def read_statuses(
     store: EventStore,
     names: Iterable[str],
     local_rates: Mapping[str, float] | None = None,
+    local_positions: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[ProjectionStatus]:
-    """Statuses of ``names`` (in that order); a projection never started shows position 0."""
+    """Statuses of ``names`` (in that order); a projection never started shows position 0.
+
+    ``local_positions``: (generation, position) of the workers serving in this process. A
+    worker may be ahead of its stored checkpoint by batches it had nothing to do for
+    (``RunnerConfig.idle_checkpoint_delay``); the status shows where it really is."""
     checkpoints = await Checkpoints(db).all()
     head = await store.head_position()
     now = time.time()
@@ -109,6 +114,9 @@ async def read_statuses(
     statuses: list[ProjectionStatus] = []
     for name in names:
         checkpoint = checkpoints.get(name) or Checkpoint.from_doc({"_id": name})
+        generation, position = (local_positions or {}).get(name, (0, 0))
+        if generation == checkpoint.generation and position > checkpoint.position:
+            checkpoint = replace(checkpoint, position=position)
         status = build_status(checkpoint, head, rebuild_key(name) in rebuilding)
         rate = (local_rates or {}).get(name)
         if rate is not None and status.state is not ProjectionState.REBUILDING:

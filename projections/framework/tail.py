@@ -13,6 +13,7 @@ the query's lifetime, so there is nothing to invalidate.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from domain.event_store import EventStore
 from domain.events import RecordedEvent
@@ -26,6 +27,12 @@ class TailReader:
         self._inflight: dict[Key, asyncio.Future[list[RecordedEvent]]] = {}
         self.queries = 0
         """Store queries issued (for tests: fewer than the reads asked for)."""
+        self.answered_at = float("-inf")
+        """``time.monotonic()`` when a query last came back: the log was read up to its head
+        then, whoever appended (the runner's watch for other processes' appends skips a
+        poll that a read this recent makes redundant)."""
+        self.last_seen = 0
+        """The highest position any query returned (workers behind it have work)."""
 
     async def read_after(self, position: int, limit: int) -> list[RecordedEvent]:
         key = (position, limit)
@@ -47,5 +54,9 @@ class TailReader:
     def _finished(self, key: Key, query: asyncio.Future[list[RecordedEvent]]) -> None:
         if self._inflight.get(key) is query:
             del self._inflight[key]
-        if not query.cancelled():
-            query.exception()  # retrieved here too: every waiter may have been cancelled
+        if query.cancelled() or query.exception() is not None:  # retrieved here too:
+            return  # every waiter may have been cancelled
+        self.answered_at = time.monotonic()
+        events = query.result()
+        if events:
+            self.last_seen = max(self.last_seen, events[-1].position)

@@ -71,6 +71,10 @@ class ProjectionWorker:
         self._state: ProjectionState | None = None
         self._paused: ErrorInfo | None = None
         self._last_generation_check = 0.0
+        # Batches of nothing this projection handles, passed without writing the checkpoint
+        # (RunnerConfig.idle_checkpoint_delay): since when, and the last one.
+        self._unsaved_since: float | None = None
+        self._unsaved_last = 0.0
 
     @property
     def holding(self) -> bool:
@@ -128,7 +132,12 @@ class ProjectionWorker:
             async with self.gate:
                 delay = await self._step()
             if delay is None:
-                await self._idle(self._config.poll_interval)
+                await self._idle(self._idle_seconds())
+                if self._checkpoint_quiet_enough():
+                    async with self.gate:
+                        delay = await self._save_skipped()
+                    if delay:
+                        await asyncio.sleep(delay)
             elif delay > 0:
                 await asyncio.sleep(delay)
             if self._paused is not None:
@@ -140,6 +149,7 @@ class ProjectionWorker:
         self._policy = FailurePolicy(self._probe.handles, self._config)
         self._state = None
         self._paused = None
+        self._unsaved_since = None
 
     def _context(self) -> ProjectionContext:
         return ProjectionContext(self._db, self.generation, rebuilding=False)
@@ -203,6 +213,10 @@ class ProjectionWorker:
         self._check_lease()
         last = planned[-1].position
         self.meter.add(len(planned))
+        if not applied and self._skip_checkpoint():
+            self.position = last
+            self._on_commit()
+            return notes
         live = self._state is ProjectionState.LIVE
         state = ProjectionState.LIVE if live else ProjectionState.CATCHING_UP
         rate = self.meter.rate()
@@ -212,8 +226,65 @@ class ProjectionWorker:
         ):
             raise Superseded(self.name)
         self.position, self._state = last, state
+        self._unsaved_since = None
         self._on_commit()
         return notes
+
+    # ----------------------------------------------------------- checkpoints left for later
+    def _skip_checkpoint(self) -> bool:
+        """Leave this checkpoint write for later? Only LIVE, and only for so long: see
+        ``RunnerConfig.idle_checkpoint_delay``. A crash before the write costs nothing but
+        reading those events again (none of them does anything here)."""
+        if self._state is not ProjectionState.LIVE or self._config.idle_checkpoint_delay <= 0:
+            return False
+        now = time.monotonic()
+        if self._unsaved_since is None:
+            self._unsaved_since = now
+        elif now - self._unsaved_since >= self._config.idle_checkpoint_max_age:
+            return False
+        self._unsaved_last = now
+        return True
+
+    def _idle_seconds(self) -> float:
+        if self._unsaved_since is None:
+            return self._config.poll_interval
+        due = self._unsaved_last + self._config.idle_checkpoint_delay - time.monotonic()
+        return max(0.0, min(self._config.poll_interval, due))
+
+    def _checkpoint_quiet_enough(self) -> bool:
+        if self._unsaved_since is None or self._state is not ProjectionState.LIVE:
+            return False  # not LIVE: the next batch that goes through writes it
+        return time.monotonic() - self._unsaved_last >= self._config.idle_checkpoint_delay
+
+    async def save_position(self) -> None:
+        """Write now a position that skipped checkpoints left in memory only (for
+        ``wait_until``: its callers then read the stored checkpoints, e.g. to compare two
+        projections' positions)."""
+        async with self.gate:
+            if self._unsaved_since is not None and self._state is ProjectionState.LIVE:
+                await self._save_skipped(now=True)
+
+    async def _save_skipped(self, now: bool = False) -> float | None:
+        """Write the position that the skipped checkpoints left in memory only. Returns the
+        delay before the next step, as ``_step`` does."""
+        if not now and not self._checkpoint_quiet_enough():  # a batch went through meanwhile
+            return None
+        try:
+            self._check_lease()
+            content = None if self._projection is None else self._projection.content_position
+            rate = self.meter.rate()
+            if not await self._checkpoints.advance(
+                self.name, self.generation, self.position, ProjectionState.LIVE, rate, content
+            ):
+                raise Superseded(self.name)
+            self._unsaved_since = None
+        except LeaseLost:
+            raise
+        except Superseded:
+            await self._superseded()
+        except Exception as err:  # the store is down: nothing lost, the position is in memory
+            return await self._failed([], err)
+        return None
 
     async def _caught_up(self) -> None:
         if self._state is not ProjectionState.LIVE:
@@ -303,5 +374,6 @@ class ProjectionWorker:
         self._policy = FailurePolicy(self._probe.handles, self._config)
         self._state = ProjectionState.LIVE
         self._paused = None
+        self._unsaved_since = None
         self.wake.set()
         self._on_live()

@@ -88,3 +88,31 @@ async def test_the_event_stores_filtered_queries_use_an_index(
         details = [step.get("detail", "") for step in plan]
         assert not any(d == f"SCAN {COMMITS}" for d in details), (command["filter"], details)
         assert any("USING INDEX" in d for d in details), (command["filter"], details)
+
+
+async def test_an_append_after_reading_its_stream_looks_up_no_head(
+    recorded: tuple[Any, Finds],
+) -> None:
+    """Read the stream, then append with the version read (an aggregate's load and save):
+    the read already told the store where the stream stands. The head it noted is only a
+    lower bound: a writer that moved the stream on since is still refused."""
+    db, finds = recorded
+    writer = MongoEventStore(db)
+    await writer.ensure_indexes()
+    stream, other = StreamRef("opportunity", "1"), StreamRef("opportunity", "2")
+    await writer.append(stream, [ev(1), ev(2)], ExpectedVersion.NO_STREAM)
+    await writer.append(other, [ev(1)], ExpectedVersion.NO_STREAM)
+
+    reader = MongoEventStore(db)
+    history = await reader.read_stream(stream)
+    finds.commands.clear()
+    result = await reader.append(stream, [ev(3)], history[-1].version)
+    assert result.first_version == 3
+    assert [c for c in finds.commands if c.get("filter")] == []  # no stream lookup
+
+    # Cut short by a limit, what was read still bounds the head from below.
+    assert [e.version for e in await reader.read_stream(other, limit=1)] == [1]
+    await writer.append(other, [ev(2)], 1)  # behind the reader's back
+    with pytest.raises(Exception, match="expected"):
+        await reader.append(other, [ev(9)], 1)
+    assert [e.version for e in await writer.read_stream(other)] == [1, 2]

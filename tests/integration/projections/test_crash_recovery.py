@@ -183,7 +183,13 @@ def test_a_rebuild_killed_midway_resumes_and_check_is_clean(env: dict[str, str])
     assert "no differences" in checked.stdout
 
 
-def test_two_syncs_and_a_rebuild_at_once_from_separate_processes(env: dict[str, str]) -> None:
+def test_two_syncs_and_a_rebuild_at_once_from_separate_processes(
+    env: dict[str, str], big_odoo: FakeOdoo
+) -> None:
+    # The second sync must start while the first runs: a sync of these 4,000 leads took
+    # ~2.5 s, about what a second `pulse` process takes to start. Its lead pages now take
+    # a second each (three in flight), so the first sync lasts several seconds.
+    big_odoo.fail_next(8, "slow", delay=1.0, path="/json/2/crm.lead")
     first = subprocess.Popen(
         [sys.executable, "-m", "infrastructure.cli", "sync", "--full"],
         cwd=ROOT,
