@@ -114,6 +114,13 @@ class EventStore(Protocol):
         """Batches of everything after ``after`` up to the head seen while reading."""
         ...
 
+    def recently_appended(self, position: int, limit: int) -> list[RecordedEvent] | None:
+        """What this store object itself appended right after ``position``, exactly as
+        ``read_after(position, limit)`` would return it, without asking the store (whole
+        commits, up to about ``limit`` events); None when it does not hold the event at
+        ``position + 1``. Only a beginning: other writers may have appended after these."""
+        ...
+
     async def head_position(self) -> int:
         """The last recorded global position, 0 for an empty store."""
         ...

@@ -121,6 +121,12 @@ class InMemoryEventStore:
     async def read_after(self, position: int, limit: int = 1000) -> list[RecordedEvent]:
         return [self._upcast(e) for e in self._events[max(position, 0) : position + limit]]
 
+    def recently_appended(self, position: int, limit: int) -> list[RecordedEvent] | None:
+        # Every event here was appended by this object, and none is ever evicted.
+        if position < 0 or position >= len(self._events):
+            return None
+        return [self._upcast(e) for e in self._events[position : position + max(limit, 1)]]
+
     async def read_all(
         self, after: int = 0, batch_size: int = 1000
     ) -> AsyncIterator[list[RecordedEvent]]:

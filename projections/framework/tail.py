@@ -8,6 +8,11 @@ embedded store those identical queries queued up in front of the dashboard's own
 flight at the same time are now answered by one query: each caller gets exactly what a
 query of its own, issued a moment earlier, would have returned. Nothing is cached beyond
 the query's lifetime, so there is nothing to invalidate.
+
+And what this process has just appended is not asked for at all: the store object hands
+it over (``EventStore.recently_appended``) when a worker stands right before it. A worker
+then sees this process's commits first and other writers' later ones at its next read
+(the runner's watch wakes it for those).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ class TailReader:
         self._inflight: dict[Key, asyncio.Future[list[RecordedEvent]]] = {}
         self.queries = 0
         """Store queries issued (for tests: fewer than the reads asked for)."""
+        self.handed = 0
+        """Reads answered by ``recently_appended`` (for tests)."""
         self.answered_at = float("-inf")
         """``time.monotonic()`` when a query last came back: the log was read up to its head
         then, whoever appended (the runner's watch for other processes' appends skips a
@@ -35,6 +42,10 @@ class TailReader:
         """The highest position any query returned (workers behind it have work)."""
 
     async def read_after(self, position: int, limit: int) -> list[RecordedEvent]:
+        appended = self._store.recently_appended(position, limit)
+        if appended is not None:
+            self.handed += 1
+            return appended  # a fresh list (its events are shared, as a query's are)
         key = (position, limit)
         query = self._inflight.get(key)
         if query is None:

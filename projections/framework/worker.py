@@ -260,6 +260,8 @@ class ProjectionWorker:
         """Write now a position that skipped checkpoints left in memory only (for
         ``wait_until``: its callers then read the stored checkpoints, e.g. to compare two
         projections' positions)."""
+        if self._unsaved_since is None:
+            return  # the usual case: nothing to wait for (the gate may be held by a batch)
         async with self.gate:
             if self._unsaved_since is not None and self._state is ProjectionState.LIVE:
                 await self._save_skipped(now=True)

@@ -209,6 +209,32 @@ async def test_read_after_returns_whole_ordered_batches(store: EventStore) -> No
     assert all(1 <= len(batch) <= 5 for batch in batches)
 
 
+async def test_what_an_instance_appended_is_handed_over_as_a_read_returns_it(
+    make_store: Factory,
+) -> None:
+    """``recently_appended``: what the live tail uses instead of reading back this
+    process's own commits. Equal to ``read_after`` (types included: lists, not the tuples a
+    record's data may hold before it is stored), whole commits, None past what it holds."""
+    await make_store(None).append(OTHER, [ev(i=0)])  # for Mongo: another instance's commit
+    store = make_store(None)
+    head = await store.head_position()
+    await store.append(OPP, [ev(i=1, tags=("a", "b")), ev(i=2)])
+    await store.append(OTHER, [ev(i=3, nested={"deep": (1, 2)})])
+    handed = store.recently_appended(head, 100)
+    assert handed == await store.read_after(head, 100)
+    assert [e.position for e in handed] == [head + 1, head + 2, head + 3]
+    assert [e.position for e in store.recently_appended(head, 1)][:1] == [head + 1]
+    assert store.recently_appended(head + 3, 100) is None  # nothing after the head
+    assert store.recently_appended(-5, 100) is None
+    if isinstance(store, MongoEventStore):
+        assert handed[0].data["tags"] == ["a", "b"]  # as stored (BSON has no tuples)
+        # Another instance (another process) did not append them: it must read them.
+        assert make_store(None).recently_appended(head, 100) is None
+        # A commit that starts past the position asked for is not handed over: the event
+        # in between was written by someone else.
+        assert store.recently_appended(head - 1, 100) is None
+
+
 async def test_query_filters_and_paginates(store: EventStore) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(12):

@@ -60,9 +60,11 @@ async def store(mongo_db: Any) -> MongoEventStore:
     return event_store
 
 
-async def test_identical_reads_in_flight_share_one_query(store: MongoEventStore) -> None:
+async def test_identical_reads_in_flight_share_one_query(
+    store: MongoEventStore, mongo_db: Any
+) -> None:
     await append_random(store, 30, seed=71)
-    tail = TailReader(store)
+    tail = TailReader(MongoEventStore(mongo_db))  # another process's store: it must ask
     results = await asyncio.gather(*(tail.read_after(5, 40) for _ in range(4)))
     assert tail.queries == 1
     assert all(r == results[0] for r in results) and results[0][0].position == 6
@@ -83,6 +85,25 @@ class SlowStore:
         await self.release.wait()
         return []
 
+    def recently_appended(self, position: int, limit: int) -> list[RecordedEvent] | None:
+        return None
+
+
+async def test_what_this_process_appended_is_handed_over_not_read_back(
+    store: MongoEventStore,
+) -> None:
+    head = await append_random(MongoEventStore(store._commits.database), 5, seed=72)
+    position = await append_one(store, "deal/1", "Added", amount=3)
+    tail = TailReader(store)
+    handed = await tail.read_after(head, 40)
+    assert (tail.queries, tail.handed) == (0, 1)
+    assert handed == await store.read_after(head, 40)
+    assert [e.position for e in handed] == [position]
+    # Before what this object holds (or after it): a query, as before.
+    assert await tail.read_after(0, 40) == await store.read_after(0, 40)
+    assert await tail.read_after(position, 40) == []
+    assert (tail.queries, tail.handed) == (2, 1)
+
 
 async def test_a_read_asked_after_notify_gets_a_query_of_its_own() -> None:
     slow = SlowStore()
@@ -100,10 +121,10 @@ async def test_a_read_asked_after_notify_gets_a_query_of_its_own() -> None:
 
 
 async def test_a_cancelled_reader_does_not_cancel_the_shared_query(
-    store: MongoEventStore,
+    store: MongoEventStore, mongo_db: Any
 ) -> None:
     await append_random(store, 10, seed=72)
-    tail = TailReader(store)
+    tail = TailReader(MongoEventStore(mongo_db))  # another process's store: it must ask
     doomed = asyncio.create_task(tail.read_after(0, 40))
     survivor = asyncio.create_task(tail.read_after(0, 40))
     await asyncio.sleep(0)
@@ -119,9 +140,10 @@ async def test_appends_from_another_process_are_seen_within_the_tail_poll(
     async with ProjectionRunner(mongo_db, store, [Toy], config=CONFIG) as runner:
         assert await runner.wait_until(head, timeout=20)
         await asyncio.sleep(0.2)  # every worker idle, waiting poll_interval (30 s)
+        other = MongoEventStore(mongo_db)
         for _ in range(3):
             # Appended without notify(): what a `pulse sync` in another process does.
-            position = await append_one(store, "deal/1", "Added", amount=5)
+            position = await append_one(other, "deal/1", "Added", amount=5)
             started = time.monotonic()
             assert await runner.wait_until(position, timeout=5)
             assert time.monotonic() - started < 2.0, "woken by the tail poll, not the idle one"
