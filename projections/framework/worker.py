@@ -264,7 +264,10 @@ class ProjectionWorker:
             return  # the usual case: nothing to wait for (the gate may be held by a batch)
         async with self.gate:
             if self._unsaved_since is not None and self._state is ProjectionState.LIVE:
-                await self._save_skipped(now=True)
+                # Lost its lease meanwhile: the worker stands by when it next looks, and
+                # the new holder starts from the stored checkpoint (nothing is lost).
+                with contextlib.suppress(LeaseLost):
+                    await self._save_skipped(now=True)
 
     async def _save_skipped(self, now: bool = False) -> float | None:
         """Write the position that the skipped checkpoints left in memory only. Returns the

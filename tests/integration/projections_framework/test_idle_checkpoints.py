@@ -37,6 +37,21 @@ async def until(check: Callable[[], Any], seconds: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def stored_is(db: Any, position: int) -> bool:
+    return await stored_position(db) == position
+
+
+async def skipped_noise(runner: ProjectionRunner, store: MongoEventStore, head: int) -> int:
+    """Once the worker is LIVE at ``head``: append an event it does not handle and wait until
+    it has passed it (in memory). Returns the event's position."""
+    assert await runner.wait_until(head, timeout=20)
+    await asyncio.sleep(0.2)  # LIVE (an idle poll at the head)
+    noise = await append_one(store, "deal/1", "Noise", x=1)
+    runner.notify()
+    await live_at(runner, noise)
+    return noise
+
+
 async def live_at(runner: ProjectionRunner, position: int) -> None:
     """Wait until the worker is at ``position`` in memory (``status`` shows that; unlike
     ``wait_until`` it does not write the checkpoint)."""
@@ -54,33 +69,21 @@ async def test_a_batch_with_nothing_to_do_is_checkpointed_once_quiet_not_at_once
     config = replace(fast, idle_checkpoint_delay=1.0, idle_checkpoint_max_age=30.0)
     head = await append_random(store, 20, seed=11)
     async with ProjectionRunner(mongo_db, store, [Toy], config=config) as runner:
-        assert await runner.wait_until(head, timeout=20)
-        await asyncio.sleep(0.2)  # LIVE (an idle poll at the head)
-        noise = await append_one(store, "deal/1", "Noise", x=1)
-        runner.notify()
-        await live_at(runner, noise)
+        noise = await skipped_noise(runner, store, head)
         # In memory (status, lag 0), not stored yet: that write would have queued in front
         # of the writes of projections that had something to do.
         (status,) = await runner.status()
         assert (status.position, status.lag) == (noise, 0)
         assert await stored_position(mongo_db) == head
         started = time.monotonic()
-
-        async def stored() -> bool:
-            return await stored_position(mongo_db) == noise
-
-        await until(stored)
+        await until(lambda: stored_is(mongo_db, noise))
         assert time.monotonic() - started >= 0.5  # ~1 s of quiet, then written
         # A batch with work is written at once, and carries the skipped position along.
         added = await append_one(store, "deal/1", "Added", amount=5)
         runner.notify()
         await live_at(runner, added)
-        await until(lambda: _equals(stored_position(mongo_db), added), seconds=0.5)
+        await until(lambda: stored_is(mongo_db, added), seconds=0.5)
     assert await read_view(mongo_db) == await expected(store)
-
-
-async def _equals(value: Any, wanted: int) -> bool:
-    return bool(await value == wanted)
 
 
 async def test_wait_until_writes_a_position_kept_in_memory(
@@ -89,11 +92,7 @@ async def test_wait_until_writes_a_position_kept_in_memory(
     config = replace(fast, idle_checkpoint_delay=60.0, idle_checkpoint_max_age=60.0)
     head = await append_random(store, 10, seed=12)
     async with ProjectionRunner(mongo_db, store, [Toy], config=config) as runner:
-        assert await runner.wait_until(head, timeout=20)
-        await asyncio.sleep(0.2)
-        noise = await append_one(store, "deal/2", "Noise", x=2)
-        runner.notify()
-        await live_at(runner, noise)
+        noise = await skipped_noise(runner, store, head)
         assert await stored_position(mongo_db) == head
         # Its callers read stored checkpoints next (the list's count compares two of them).
         assert await runner.wait_until(noise, timeout=5)
@@ -126,11 +125,7 @@ async def test_a_restart_reads_again_what_was_only_in_memory(
     config = replace(fast, idle_checkpoint_delay=60.0, idle_checkpoint_max_age=60.0)
     head = await append_random(store, 15, seed=14)
     async with ProjectionRunner(mongo_db, store, [Toy], config=config) as runner:
-        assert await runner.wait_until(head, timeout=20)
-        await asyncio.sleep(0.2)
-        noise = await append_one(store, "deal/4", "Noise", x=4)
-        runner.notify()
-        await live_at(runner, noise)
+        await skipped_noise(runner, store, head)
     # Stopped (or crashed) before the write: nothing lost, the events are read again.
     assert await stored_position(mongo_db) == head
     added = await append_one(store, "deal/4", "Added", amount=7)
