@@ -67,7 +67,7 @@ from projections.read_models import (
     team_row,
     team_table,
 )
-from projections.records import RecordSet, event_types_for, stage_doc
+from projections.records import KeepsRecords, RecordSet, event_types_for, stage_doc
 
 HANDLED = event_types_for(LEAD, STAGE, USER, EMPLOYEE)
 LEAD_EVENTS = event_types_for(LEAD)
@@ -226,7 +226,7 @@ class TeamRows:
             del table.texts[i]
 
 
-class DashboardProjection(Projection):
+class DashboardProjection(KeepsRecords, Projection):
     name = "dashboard_metrics"
     collections = (CollectionSpec(DASHBOARDS), CollectionSpec(REFS))
     version = 2  # 2: team rows as one text carrying the salesperson (read_models.team_table)

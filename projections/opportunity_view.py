@@ -38,7 +38,7 @@ from projections.read_models import (
     STAGES,
     opportunity_channel,
 )
-from projections.records import RecordSet, event_types_for, stage_doc
+from projections.records import KeepsRecords, RecordSet, event_types_for, stage_doc
 
 HANDLED = event_types_for(LEAD, STAGE, TEAM, PARTNER, USER, EMPLOYEE)
 REFS = f"{OPPORTUNITIES}_refs"
@@ -50,7 +50,7 @@ def parse_odoo_time(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-class OpportunityViewProjection(Projection):
+class OpportunityViewProjection(KeepsRecords, Projection):
     name = "opportunity_view"
     version = 2  # 2: the salesperson's card carries ``active``
     collections = (

@@ -40,7 +40,7 @@ from projections.read_models import (
     USER_PROFILE_INDEXES,
     USER_PROFILES,
 )
-from projections.records import RecordSet, event_types_for
+from projections.records import KeepsRecords, RecordSet, event_types_for
 
 ORG_EVENTS = event_types_for(USER, EMPLOYEE)
 
@@ -54,7 +54,7 @@ def person_doc(person: Person) -> dict[str, Any]:
     }
 
 
-class OrgDerivedProjection(Projection):
+class OrgDerivedProjection(KeepsRecords, Projection):
     collection_name: str
 
     def __init__(self) -> None:

@@ -259,8 +259,20 @@ class RecordSet:
             self._chart = resolve_org(users, employees)
         return self._chart
 
+    @property
+    def pending(self) -> bool:
+        """Changes not written yet (``flush`` under ``ProjectionContext.later``)."""
+        return bool(self._dirty or self._legacy)
+
     async def flush(self, ctx: ProjectionContext) -> None:
-        """Write the buckets changed since the last flush (then delete what they replace)."""
+        """``save``, unless the worker lets this batch keep them for later: only ``load``
+        reads them, and the worker then folds the events since the last save again
+        (``RunnerConfig.records_later``). One write fewer per projection and live change."""
+        if not ctx.later:
+            await self.save(ctx)
+
+    async def save(self, ctx: ProjectionContext) -> None:
+        """Write the buckets changed since the last save (then delete what they replace)."""
         collection = ctx.collection(self.base_name)
         writes = [
             guarded_write(
@@ -275,6 +287,19 @@ class RecordSet:
         if self._legacy:  # only after the buckets holding their records are stored
             await collection.bulk_write([DeleteOne({"_id": k}) for k in self._legacy])
             self._legacy.clear()
+
+
+class KeepsRecords:
+    """For a projection whose ``records`` only its own ``load`` reads: a live batch may
+    leave them for later (``Projection.unsaved`` and ``save``; ``RunnerConfig.records_later``)."""
+
+    records: RecordSet
+
+    def unsaved(self) -> bool:
+        return self.records.pending
+
+    async def save(self, ctx: ProjectionContext) -> None:
+        await self.records.save(ctx)
 
 
 def _stored_bucket(bucket: Mapping[str, Any]) -> dict[str, Any]:

@@ -71,10 +71,15 @@ that handles none of a batch's events keeps its new position in memory and write
 the log is quiet (``RunnerConfig.idle_checkpoint_delay``), or with its next batch that has
 work, or before ``wait_until`` answers: its write no longer queues on the store in front of
 the writes of the projections that did have work; a crash before it re-reads events that
-change nothing. A failing event is
-retried with backoff, narrowed down to itself, then its projection is PAUSED with the error
-visible; others keep going. A rebuild writes generation g+1 while g serves, records its
-progress (a crash resumes it), switches position and generation in one update, then drops g.
+change nothing. State that only a projection's own ``load`` reads (``Projection.unsaved``
+and ``save``: the ``<name>_refs`` records) is written the same way in a LIVE batch, not
+with it (``RunnerConfig.records_later``); the checkpoint records how far it is stored
+(``records_position``), and a start or a reload after a failure reads on from there,
+folding those events again as after a crash (an event skipped by an operator stays
+skipped). A failing event is retried with backoff, narrowed down to itself, then its
+projection is PAUSED with the error visible; others keep going. A rebuild writes generation
+g+1 while g serves, records its progress (a crash resumes it), switches position and
+generation in one update, then drops g.
 """
 
 from projections.framework.checkpoints import Checkpoints, ProjectionState

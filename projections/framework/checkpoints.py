@@ -94,6 +94,16 @@ class Checkpoint:
     rebuild: RebuildInfo | None
     control: str | None
     updated_at: datetime
+    records_position: int | None = None
+    """How far the projection's own records are stored, when behind ``position``
+    (``RunnerConfig.records_later``): a reload folds the events after it again."""
+
+    @property
+    def resume_position(self) -> int:
+        """Where a worker that loads the projection from the store reads on from."""
+        if self.records_position is None:
+            return self.position
+        return min(self.position, self.records_position)
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Checkpoint:
@@ -108,7 +118,12 @@ class Checkpoint:
             rebuild=RebuildInfo.from_doc(reb) if isinstance(reb, Mapping) else None,
             control=doc.get("control"),
             updated_at=datetime.fromtimestamp(float(doc.get("updated", 0.0)), UTC),
+            records_position=_int_or_none(doc.get("records_position")),
         )
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 class Checkpoints:
@@ -159,10 +174,15 @@ class Checkpoints:
         state: ProjectionState,
         eps: float,
         content_position: int | None = None,
+        records_position: int | None = None,
     ) -> bool:
         """Record that ``generation`` holds everything up to ``position`` (and, when given,
-        that its documents last changed at ``content_position``). False: superseded."""
+        that its documents last changed at ``content_position``, and that its own records
+        are stored up to ``records_position``; None leaves what is recorded: a lower value
+        only costs a longer replay, a higher one would lose records). False: superseded."""
         fields: dict[str, Any] = {"state": state.value, "eps": eps, "error": None}
+        if records_position is not None:
+            fields["records_position"] = records_position
         flt = {"_id": name, "generation": generation}
         moved = {"position": position}
         if content_position is not None:
@@ -244,5 +264,6 @@ class Checkpoints:
             "rebuild": None,
             "error": None,
         }
-        fields |= {"state": ProjectionState.LIVE.value, "control": None}
+        # The rebuilt generation's records are stored up to ``position``.
+        fields |= {"state": ProjectionState.LIVE.value, "control": None, "records_position": None}
         return await self._update(flt, fields)

@@ -44,6 +44,13 @@ class RunnerConfig:
     idle_checkpoint_max_age: float = 2.0
     """...and at the latest this long after the first batch it skipped, however busy the
     log, so that other processes see the projection's position move on."""
+    records_later: bool = True
+    """A LIVE batch lets each projection keep for later the state that only its own load
+    reads (the ``<name>_refs`` records): one write fewer per projection and change, in
+    front of the next change's. Written with the checkpoint that the idle delays above
+    leave for later (once quiet, at the latest after ``idle_checkpoint_max_age``); the
+    checkpoint records how far they are stored (``records_position``), and a restart or
+    a reload folds the events since then again, as a replay after a crash does."""
     retries: int = 5
     """Retries of a failing event before its projection pauses."""
     backoff_initial: float = 0.5

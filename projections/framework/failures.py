@@ -61,6 +61,16 @@ class FailurePolicy:
         self.attempts = 0
         self._stop_before: int | None = None
         self._isolate_until = 0
+        self.skips: set[int] = set()
+        """Positions skipped by an operator: not applied again when the worker folds them
+        a second time (from where its stored records end, ``RunnerConfig.records_later``)."""
+
+    @property
+    def recovering(self) -> bool:
+        """A failed event is not behind yet: every batch until it is must leave nothing for
+        later, or each reload would fold the same good events again before it, and their
+        commit would count the failing event's attempts from zero each time."""
+        return self._stop_before is not None or self.attempts > 0
 
     def _handled(self, event: RecordedEvent) -> bool:
         return event.type in self._handles
@@ -93,6 +103,7 @@ class FailurePolicy:
         self.attempts = 0
 
     def skipped(self, position: int) -> None:
+        self.skips.add(position)
         self.succeeded(position)
 
     def failed(self, planned: Sequence[RecordedEvent], error: BaseException) -> Verdict:

@@ -82,6 +82,10 @@ class ProjectionContext:
     db: AsyncDatabase[Any]
     generation: int
     rebuilding: bool = False
+    later: bool = False
+    """A live batch whose worker lets the projection keep for later what only its own
+    ``load`` reads (``Projection.save``): the worker records in the checkpoint how far that
+    state is stored, and a reload folds the events since then again."""
 
     def collection(self, base_name: str) -> AsyncCollection[Any]:
         return self.db[physical_name(base_name, self.generation)]
@@ -127,6 +131,13 @@ class Projection(ABC):
         """Fold one handled event into memory. Must not do I/O: a rebuild calls it millions
         of times in a tight loop, and a failure here is pinned on this very event."""
         self._routes[event.type](event)
+
+    def unsaved(self) -> bool:
+        """Whether a ``flush`` under ``ProjectionContext.later`` left something unwritten."""
+        return False
+
+    async def save(self, ctx: ProjectionContext) -> None:  # noqa: B027 - optional hook
+        """Write what ``flush`` left for later (see ``ProjectionContext.later``)."""
 
     @abstractmethod
     async def flush(self, ctx: ProjectionContext) -> list[Notification]:

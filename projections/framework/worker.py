@@ -73,8 +73,13 @@ class ProjectionWorker:
         self._last_generation_check = 0.0
         # Batches of nothing this projection handles, passed without writing the checkpoint
         # (RunnerConfig.idle_checkpoint_delay): since when, and the last one.
+        # Left in memory for later (RunnerConfig.idle_checkpoint_delay, records_later): since
+        # when, the last time, and which: the position's checkpoint, the records (stored up
+        # to ``_records_at``; the projection says whether any are pending).
         self._unsaved_since: float | None = None
         self._unsaved_last = 0.0
+        self._position_unsaved = False
+        self._records_at = 0
 
     @property
     def holding(self) -> bool:
@@ -122,6 +127,9 @@ class ProjectionWorker:
     async def _serve(self) -> None:
         checkpoint = await self._checkpoints.ensure(self.name)
         self._reset_to(checkpoint)
+        if self.position < checkpoint.position:  # folding again what the records lack
+            skipped = await self._checkpoints.skipped_positions(self.name)
+            self._policy.skips.update(p for p in skipped if p > self.position)
         # Leftovers of a switch that crashed before its drop (only ever older generations).
         await drop_generations_before(self._db, self._probe, self.generation)
         await create_generation(self._db, self._probe, self.generation)
@@ -144,21 +152,28 @@ class ProjectionWorker:
                 await self._wait_while_paused()
 
     def _reset_to(self, checkpoint: Checkpoint) -> None:
-        self.generation, self.position = checkpoint.generation, checkpoint.position
+        # From where the stored records end, if before the checkpoint: those events are
+        # folded again (RunnerConfig.records_later), as after a crash.
+        self.generation, self.position = checkpoint.generation, checkpoint.resume_position
         self._projection = None
         self._policy = FailurePolicy(self._probe.handles, self._config)
         self._state = None
         self._paused = None
         self._unsaved_since = None
+        self._position_unsaved = False
+        self._records_at = self.position
 
-    def _context(self) -> ProjectionContext:
-        return ProjectionContext(self._db, self.generation, rebuilding=False)
+    def _context(self, later: bool = False) -> ProjectionContext:
+        return ProjectionContext(self._db, self.generation, rebuilding=False, later=later)
 
     async def _step(self) -> float | None:
         """One batch. None: caught up; otherwise the delay before the next step."""
         planned: list[RecordedEvent] = []
         try:
             if self._projection is None:
+                # A reload (after a failure) reads the records as stored: the events since
+                # they were last written are folded again.
+                self.position = min(self.position, self._records_at)
                 self._projection = self._factory()
                 await self._projection.load(self._context())
             batch = await self._tail.read_after(self.position, self._config.batch_size)
@@ -202,19 +217,24 @@ class ProjectionWorker:
         self, projection: Projection, planned: list[RecordedEvent]
     ) -> list[Notification]:
         applied = 0
+        skips = self._policy.skips
         for event in planned:
-            if event.type in self._probe.handles:
+            if event.type in self._probe.handles and event.position not in skips:
                 try:
                     projection.apply(event)
                 except Exception as err:
                     raise ApplyError(event, err) from err
                 applied += 1
-        notes = await projection.flush(self._context()) if applied else []
+        later = self._records_later()
+        notes = await projection.flush(self._context(later)) if applied else []
         self._check_lease()
         last = planned[-1].position
         self.meter.add(len(planned))
+        pending = projection.unsaved()
+        records_at = self._records_at if pending else last
         if not applied and self._skip_checkpoint():
-            self.position = last
+            self.position, self._records_at = last, records_at
+            self._position_unsaved = True
             self._on_commit()
             return notes
         live = self._state is ProjectionState.LIVE
@@ -222,11 +242,15 @@ class ProjectionWorker:
         rate = self.meter.rate()
         content = projection.content_position
         if not await self._checkpoints.advance(
-            self.name, self.generation, last, state, rate, content
+            self.name, self.generation, last, state, rate, content, records_at
         ):
             raise Superseded(self.name)
-        self.position, self._state = last, state
-        self._unsaved_since = None
+        self.position, self._state, self._records_at = last, state, records_at
+        self._position_unsaved = False
+        if pending:
+            self._note_unsaved()
+        else:
+            self._unsaved_since = None
         self._on_commit()
         return notes
 
@@ -235,15 +259,31 @@ class ProjectionWorker:
         """Leave this checkpoint write for later? Only LIVE, and only for so long: see
         ``RunnerConfig.idle_checkpoint_delay``. A crash before the write costs nothing but
         reading those events again (none of them does anything here)."""
+        if not self._may_leave_for_later():
+            return False
+        self._note_unsaved()
+        return True
+
+    def _records_later(self) -> bool:
+        """Let this batch's flush keep the projection's records for later? As for
+        checkpoints, and if ``RunnerConfig.records_later``."""
+        return (
+            self._config.records_later
+            and not self._policy.recovering
+            and self._may_leave_for_later()
+        )
+
+    def _may_leave_for_later(self) -> bool:
         if self._state is not ProjectionState.LIVE or self._config.idle_checkpoint_delay <= 0:
             return False
+        since = self._unsaved_since
+        return since is None or time.monotonic() - since < self._config.idle_checkpoint_max_age
+
+    def _note_unsaved(self) -> None:
         now = time.monotonic()
         if self._unsaved_since is None:
             self._unsaved_since = now
-        elif now - self._unsaved_since >= self._config.idle_checkpoint_max_age:
-            return False
         self._unsaved_last = now
-        return True
 
     def _idle_seconds(self) -> float:
         if self._unsaved_since is None:
@@ -259,30 +299,38 @@ class ProjectionWorker:
     async def save_position(self) -> None:
         """Write now a position that skipped checkpoints left in memory only (for
         ``wait_until``: its callers then read the stored checkpoints, e.g. to compare two
-        projections' positions)."""
-        if self._unsaved_since is None:
+        projections' positions). Records left for later stay so: nobody waits for them."""
+        if not self._position_unsaved:
             return  # the usual case: nothing to wait for (the gate may be held by a batch)
         async with self.gate:
-            if self._unsaved_since is not None and self._state is ProjectionState.LIVE:
+            if self._position_unsaved and self._state is ProjectionState.LIVE:
                 # Lost its lease meanwhile: the worker stands by when it next looks, and
                 # the new holder starts from the stored checkpoint (nothing is lost).
                 with contextlib.suppress(LeaseLost):
                     await self._save_skipped(now=True)
 
     async def _save_skipped(self, now: bool = False) -> float | None:
-        """Write the position that the skipped checkpoints left in memory only. Returns the
-        delay before the next step, as ``_step`` does."""
+        """Write what batches left in memory: the records too once quiet (not for ``now``,
+        ``save_position``), then the checkpoint. Returns the delay before the next step,
+        as ``_step`` does."""
         if not now and not self._checkpoint_quiet_enough():  # a batch went through meanwhile
             return None
         try:
             self._check_lease()
-            content = None if self._projection is None else self._projection.content_position
+            projection = self._projection
+            if not now and projection is not None and projection.unsaved():
+                await projection.save(self._context())
+                self._records_at = self.position
+            content = None if projection is None else projection.content_position
             rate = self.meter.rate()
             if not await self._checkpoints.advance(
-                self.name, self.generation, self.position, ProjectionState.LIVE, rate, content
-            ):
+                self.name, self.generation, self.position, ProjectionState.LIVE, rate, content,
+                self._records_at,
+            ):  # fmt: skip
                 raise Superseded(self.name)
-            self._unsaved_since = None
+            self._position_unsaved = False
+            if projection is None or not projection.unsaved():
+                self._unsaved_since = None
         except LeaseLost:
             raise
         except Superseded:
@@ -380,5 +428,7 @@ class ProjectionWorker:
         self._state = ProjectionState.LIVE
         self._paused = None
         self._unsaved_since = None
+        self._position_unsaved = False
+        self._records_at = position  # a rebuild writes its records with every flush
         self.wake.set()
         self._on_live()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -47,6 +48,7 @@ from infrastructure.ingestion.snapshots import MongoSnapshotStore
 from projections.catalog import PROJECTION_NAMES, PROJECTIONS
 from projections.check import check
 from projections.framework import (
+    Checkpoints,
     ProjectionRunner,
     RunnerConfig,
     active_collection,
@@ -77,8 +79,26 @@ async def all_events(db: Any) -> list[RecordedEvent]:
     return [e async for batch in store.read_all(0) for e in batch]
 
 
+async def records_stored(db: Any) -> None:
+    """Until every projection's own records are written (a live runner leaves them for
+    later, until the log has been quiet for a moment: ``RunnerConfig.records_later``)."""
+    deadline = time.monotonic() + 20
+    while True:
+        lagging = [
+            c
+            for c in (await Checkpoints(db).all()).values()
+            if c.records_position is not None and c.records_position < c.position
+        ]
+        if not lagging:
+            return
+        assert time.monotonic() < deadline, lagging
+        await asyncio.sleep(0.05)
+
+
 async def read_models(db: Any) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every read-model document of the active generations, write-time fields dropped."""
+    """Every read-model document of the active generations, write-time fields dropped
+    (the projections' records included: once written, see ``records_stored``)."""
+    await records_stored(db)
     invalidate_active()
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for factory in PROJECTIONS:

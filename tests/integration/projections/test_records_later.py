@@ -1,0 +1,182 @@
+"""A LIVE batch leaves the projections' own records (``<name>_refs``) for later
+(``RunnerConfig.records_later``): they are written once the log is quiet, the checkpoint
+says how far they are stored, and a runner that stops before writing them folds those
+events again on its next start, so the next change is computed from the right records.
+Real sync from the built-in Odoo, real embedded store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from domain.ingestion import Ingestor
+from domain.normalize import LEAD
+from domain.sync import SyncHandler, SyncMode, SyncOdoo, SyncStatus
+from infrastructure.bootstrap import SystemClock
+from infrastructure.eventstore.mongo import MongoEventStore
+from infrastructure.ingestion.runs import MongoSyncRunRepository
+from infrastructure.ingestion.snapshots import MongoSnapshotStore
+from infrastructure.odoo import OdooClient
+from infrastructure.odoo_fake import FakeOdoo
+from projections.catalog import PROJECTIONS
+from projections.check import check
+from projections.framework import (
+    Checkpoints,
+    ProjectionRunner,
+    ProjectionState,
+    RunnerConfig,
+    active_collection,
+)
+from projections.records import bucket_key
+
+pytestmark = pytest.mark.integration
+
+DASHBOARDS = "dashboard_metrics"
+# Records left for later stay so for the whole test unless it says otherwise.
+PATIENT = RunnerConfig(
+    poll_interval=0.1, backoff_initial=0.05, idle_checkpoint_delay=30, idle_checkpoint_max_age=60
+)
+
+
+@dataclass
+class Parts:
+    odoo: FakeOdoo
+    db: Any
+    events: MongoEventStore
+    client: OdooClient
+
+    @asynccontextmanager
+    async def runner(self, config: RunnerConfig) -> AsyncIterator[Callable[[], Any]]:
+        """A started runner; yields ``sync()`` (incremental, then waits for every projection)."""
+        runner = ProjectionRunner(self.db, self.events, PROJECTIONS, config=config)
+        snapshots, runs = MongoSnapshotStore(self.db), MongoSyncRunRepository(self.db)
+        for part in (snapshots, runs):
+            await part.ensure_indexes()
+        ingestor = Ingestor(self.events, snapshots, SystemClock(), after_append=runner.notify)
+        handler = SyncHandler(self.client, ingestor, runs, SystemClock())
+
+        async def sync() -> int:
+            run = await handler(SyncOdoo(SyncMode.INCREMENTAL, "test"))
+            assert run.status is SyncStatus.SUCCEEDED, run.error
+            head = await self.events.head_position()
+            assert await runner.wait_until(head, timeout=60), await runner.status()
+            return head
+
+        await runner.start()
+        try:
+            yield sync
+        finally:
+            await runner.stop()
+
+
+@pytest.fixture
+async def parts(northwind: FakeOdoo, mongo_db: Any) -> AsyncIterator[Parts]:
+    northwind.clock.freeze("2026-03-02 09:00:00")
+    northwind.reset()
+    client = OdooClient(
+        northwind.url, northwind.db, northwind.login, northwind.api_key, protocol="json2"
+    )
+    events = MongoEventStore(mongo_db)
+    await events.ensure_indexes()
+    yield Parts(northwind, mongo_db, events, client)
+    await client.aclose()
+
+
+async def live(db: Any, names: list[str]) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        states = {n: (await Checkpoints(db).get(n)) for n in names}
+        if all(c is not None and c.state is ProjectionState.LIVE for c in states.values()):
+            return
+        assert time.monotonic() < deadline, states
+        await asyncio.sleep(0.05)
+
+
+def an_open_deal(odoo: FakeOdoo) -> dict[str, Any]:
+    won = odoo.demo.won_stage_id
+    return next(
+        r
+        for r in odoo.records(LEAD, [["type", "=", "opportunity"]])
+        if r["active"] and r["user_id"] and r["stage_id"] and r["stage_id"] != won
+    )
+
+
+async def stored_at(db: Any, projection: str, lead_id: int) -> int:
+    """The position of the lead's record in the projection's stored records (-1: none)."""
+    refs = await active_collection(db, projection, f"{projection}_refs")
+    bucket = await refs.find_one({"_id": bucket_key(LEAD, lead_id)})
+    if bucket is None:
+        return -1
+    return int(json.loads(bucket["at"]).get(str(lead_id), -1))
+
+
+async def change_stage(parts: Parts, deal: dict[str, Any]) -> None:
+    stages = [s["id"] for s in parts.odoo.records("crm.stage", []) if not s.get("is_won")]
+    current = deal["stage_id"]
+    new = next(s for s in stages if s != current)
+    parts.odoo.clock.advance(60)
+    parts.odoo.write(LEAD, [deal["id"]], {"stage_id": new})
+    deal["stage_id"] = new
+
+
+async def test_a_live_change_leaves_the_records_for_later_and_they_follow_once_quiet(
+    parts: Parts,
+) -> None:
+    quiet = RunnerConfig(poll_interval=0.1, backoff_initial=0.05, idle_checkpoint_delay=0.5)
+    async with parts.runner(quiet) as sync:
+        await sync()
+        await live(parts.db, [DASHBOARDS])
+        deal = an_open_deal(parts.odoo)
+        await change_stage(parts, deal)
+        head = await sync()
+        # The dashboards are written (wait_until), the records not yet.
+        checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
+        assert checkpoint is not None and checkpoint.position >= head
+        assert checkpoint.records_position is not None and checkpoint.records_position < head
+        assert await stored_at(parts.db, DASHBOARDS, deal["id"]) < head
+        assert await stored_at(parts.db, "opportunity_view", deal["id"]) < head
+        # Once quiet (0.5 s), written, and the checkpoint says so.
+        deadline = time.monotonic() + 10
+        while await stored_at(parts.db, DASHBOARDS, deal["id"]) < head:
+            assert time.monotonic() < deadline, "records never written"
+            await asyncio.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while True:
+            checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
+            assert checkpoint is not None
+            if checkpoint.records_position == checkpoint.position:
+                break
+            assert time.monotonic() < deadline, checkpoint
+            await asyncio.sleep(0.05)
+        assert await stored_at(parts.db, "opportunity_view", deal["id"]) >= head
+
+
+async def test_records_left_unwritten_by_a_stop_are_folded_again_at_the_next_start(
+    parts: Parts,
+) -> None:
+    async with parts.runner(PATIENT) as sync:
+        await sync()
+        await live(parts.db, [DASHBOARDS])
+        deal = an_open_deal(parts.odoo)
+        await change_stage(parts, deal)
+        first = await sync()
+        assert await stored_at(parts.db, DASHBOARDS, deal["id"]) < first
+    # Stopped without writing them: the checkpoint is past the change, the records not.
+    checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
+    assert checkpoint is not None and checkpoint.position >= first
+    assert checkpoint.resume_position < first
+    async with parts.runner(PATIENT) as sync:
+        # The same deal again: its old stage must come from the first change, which the
+        # stored records lack. Folded from them, the first change would be lost.
+        await change_stage(parts, deal)
+        await sync()
+        report = await check(parts.db, parts.events)
+        assert report.clean, report.differences[:20]
+        assert report.compared > 50
