@@ -260,9 +260,9 @@ class RecordSet:
         return self._chart
 
     @property
-    def pending(self) -> bool:
-        """Changes not written yet (``flush`` under ``ProjectionContext.later``)."""
-        return bool(self._dirty or self._legacy)
+    def pending(self) -> int:
+        """Documents to write (``flush`` under ``ProjectionContext.later`` left them)."""
+        return len(self._dirty) + len(self._legacy)
 
     async def flush(self, ctx: ProjectionContext) -> None:
         """``save``, unless the worker lets this batch keep them for later: only ``load``
@@ -295,7 +295,7 @@ class KeepsRecords:
 
     records: RecordSet
 
-    def unsaved(self) -> bool:
+    def unsaved(self) -> int:
         return self.records.pending
 
     async def save(self, ctx: ProjectionContext) -> None:

@@ -132,9 +132,9 @@ class Projection(ABC):
         of times in a tight loop, and a failure here is pinned on this very event."""
         self._routes[event.type](event)
 
-    def unsaved(self) -> bool:
-        """Whether a ``flush`` under ``ProjectionContext.later`` left something unwritten."""
-        return False
+    def unsaved(self) -> int:
+        """How many documents ``flush`` under ``ProjectionContext.later`` left unwritten."""
+        return 0
 
     async def save(self, ctx: ProjectionContext) -> None:  # noqa: B027 - optional hook
         """Write what ``flush`` left for later (see ``ProjectionContext.later``)."""

@@ -225,7 +225,7 @@ class ProjectionWorker:
                 except Exception as err:
                     raise ApplyError(event, err) from err
                 applied += 1
-        later = self._records_later()
+        later = self._records_later(projection)
         notes = await projection.flush(self._context(later)) if applied else []
         self._check_lease()
         last = planned[-1].position
@@ -264,12 +264,13 @@ class ProjectionWorker:
         self._note_unsaved()
         return True
 
-    def _records_later(self) -> bool:
+    def _records_later(self, projection: Projection) -> bool:
         """Let this batch's flush keep the projection's records for later? As for
-        checkpoints, and if ``RunnerConfig.records_later``."""
+        checkpoints, if ``RunnerConfig.records_later``, and while few are waiting."""
         return (
             self._config.records_later
             and not self._policy.recovering
+            and projection.unsaved() < self._config.records_later_max
             and self._may_leave_for_later()
         )
 

@@ -70,8 +70,8 @@ class Counting(Toy):
             doc["count"] = doc.get("count", 0) + 1
             doc["seen"] = self.kept[stream]
 
-    def unsaved(self) -> bool:
-        return bool(self._dirty)
+    def unsaved(self) -> int:
+        return len(self._dirty)
 
     async def save(self, ctx: ProjectionContext) -> None:
         writes = [
@@ -163,3 +163,25 @@ async def test_an_event_skipped_by_the_operator_stays_skipped_when_folded_again(
         assert (doc["count"], doc["sum"], doc["seen"]) == (3, 11, 3)
         (status,) = await runner.status()
         assert status.state is ProjectionState.LIVE
+
+
+async def test_records_left_for_later_go_with_a_batch_once_enough_wait(
+    mongo_db: Any, store: MongoEventStore, fast: RunnerConfig
+) -> None:
+    config = replace(
+        fast, idle_checkpoint_delay=30.0, idle_checkpoint_max_age=60.0, records_later_max=2
+    )
+    async with ProjectionRunner(
+        mongo_db, store, [lambda: Counting(set())], config=config
+    ) as runner:
+        head = await append_one(store, "deal/0", "Added", amount=1)
+        assert await runner.wait_until(head, timeout=20)
+        await live(runner)
+        stored = []
+        for n in range(1, 5):  # one batch each
+            position = await append_one(store, f"deal/{n}", "Added", amount=n)
+            runner.notify()
+            assert await runner.wait_until(position, timeout=20)
+            stored.append(sorted(await kept(mongo_db)))
+        # One left for later; with the second, two would wait: written with that batch.
+        assert stored == [["0"], ["0", "1", "2"], ["0", "1", "2"], ["0", "1", "2", "3", "4"]]
