@@ -71,11 +71,10 @@ class ProjectionWorker:
         self._state: ProjectionState | None = None
         self._paused: ErrorInfo | None = None
         self._last_generation_check = 0.0
-        # Batches of nothing this projection handles, passed without writing the checkpoint
-        # (RunnerConfig.idle_checkpoint_delay): since when, and the last one.
         # Left in memory for later (RunnerConfig.idle_checkpoint_delay, records_later): since
-        # when, the last time, and which: the position's checkpoint, the records (stored up
-        # to ``_records_at``; the projection says whether any are pending).
+        # when, the last time, and which: the checkpoint of a batch of nothing this
+        # projection handles, the records (stored up to ``_records_at``; the projection
+        # says whether any are pending).
         self._unsaved_since: float | None = None
         self._unsaved_last = 0.0
         self._position_unsaved = False
