@@ -52,13 +52,18 @@ class Pipeline:
         return {n.channel for n in self.published}
 
 
-@pytest.fixture
-async def pipeline(northwind: FakeOdoo, mongo_db: Any) -> AsyncIterator[Pipeline]:
+def fresh_demo_client(northwind: FakeOdoo) -> OdooClient:
+    """The demo company reset to its first state, and a client of it (close it after)."""
     northwind.clock.freeze("2026-03-02 09:00:00")
     northwind.reset()
-    client = OdooClient(
+    return OdooClient(
         northwind.url, northwind.db, northwind.login, northwind.api_key, protocol="json2"
     )
+
+
+@pytest.fixture
+async def pipeline(northwind: FakeOdoo, mongo_db: Any) -> AsyncIterator[Pipeline]:
+    client = fresh_demo_client(northwind)
     events = MongoEventStore(mongo_db)
     snapshots, runs = MongoSnapshotStore(mongo_db), MongoSyncRunRepository(mongo_db)
     for part in (events, snapshots, runs):

@@ -35,6 +35,7 @@ from projections.framework import (
     active_collection,
 )
 from projections.records import bucket_key
+from tests.integration.projections.conftest import fresh_demo_client
 
 pytestmark = pytest.mark.integration
 
@@ -78,11 +79,7 @@ class Parts:
 
 @pytest.fixture
 async def parts(northwind: FakeOdoo, mongo_db: Any) -> AsyncIterator[Parts]:
-    northwind.clock.freeze("2026-03-02 09:00:00")
-    northwind.reset()
-    client = OdooClient(
-        northwind.url, northwind.db, northwind.login, northwind.api_key, protocol="json2"
-    )
+    client = fresh_demo_client(northwind)
     events = MongoEventStore(mongo_db)
     await events.ensure_indexes()
     yield Parts(northwind, mongo_db, events, client)
@@ -126,16 +123,22 @@ async def change_stage(parts: Parts, deal: dict[str, Any]) -> None:
     deal["stage_id"] = new
 
 
+async def one_live_change(parts: Parts, sync: Callable[[], Any]) -> tuple[dict[str, Any], int]:
+    """A full sync, the projections LIVE, then one deal's stage changed and synced: the deal
+    and the head position after it."""
+    await sync()
+    await live(parts.db, [DASHBOARDS])
+    deal = an_open_deal(parts.odoo)
+    await change_stage(parts, deal)
+    return deal, await sync()
+
+
 async def test_a_live_change_leaves_the_records_for_later_and_they_follow_once_quiet(
     parts: Parts,
 ) -> None:
     quiet = RunnerConfig(poll_interval=0.1, backoff_initial=0.05, idle_checkpoint_delay=0.5)
     async with parts.runner(quiet) as sync:
-        await sync()
-        await live(parts.db, [DASHBOARDS])
-        deal = an_open_deal(parts.odoo)
-        await change_stage(parts, deal)
-        head = await sync()
+        deal, head = await one_live_change(parts, sync)
         # The dashboards are written (wait_until), the records not yet.
         checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
         assert checkpoint is not None and checkpoint.position >= head
@@ -162,11 +165,7 @@ async def test_records_left_unwritten_by_a_stop_are_folded_again_at_the_next_sta
     parts: Parts,
 ) -> None:
     async with parts.runner(PATIENT) as sync:
-        await sync()
-        await live(parts.db, [DASHBOARDS])
-        deal = an_open_deal(parts.odoo)
-        await change_stage(parts, deal)
-        first = await sync()
+        deal, first = await one_live_change(parts, sync)
         assert await stored_at(parts.db, DASHBOARDS, deal["id"]) < first
     # Stopped without writing them: the checkpoint is past the change, the records not.
     checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
