@@ -118,12 +118,8 @@ class Checkpoint:
             rebuild=RebuildInfo.from_doc(reb) if isinstance(reb, Mapping) else None,
             control=doc.get("control"),
             updated_at=datetime.fromtimestamp(float(doc.get("updated", 0.0)), UTC),
-            records_position=_int_or_none(doc.get("records_position")),
+            records_position=None if (at := doc.get("records_position")) is None else int(at),
         )
-
-
-def _int_or_none(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 class Checkpoints:

@@ -140,9 +140,9 @@ class ProjectionWorker:
                 delay = await self._step()
             if delay is None:
                 await self._idle(self._idle_seconds())
-                if self._checkpoint_quiet_enough():
+                if self._quiet_enough():
                     async with self.gate:
-                        delay = await self._save_skipped()
+                        delay = await self._write_left()
                     if delay:
                         await asyncio.sleep(delay)
             elif delay > 0:
@@ -291,7 +291,7 @@ class ProjectionWorker:
         due = self._unsaved_last + self._config.idle_checkpoint_delay - time.monotonic()
         return max(0.0, min(self._config.poll_interval, due))
 
-    def _checkpoint_quiet_enough(self) -> bool:
+    def _quiet_enough(self) -> bool:
         if self._unsaved_since is None or self._state is not ProjectionState.LIVE:
             return False  # not LIVE: the next batch that goes through writes it
         return time.monotonic() - self._unsaved_last >= self._config.idle_checkpoint_delay
@@ -307,13 +307,13 @@ class ProjectionWorker:
                 # Lost its lease meanwhile: the worker stands by when it next looks, and
                 # the new holder starts from the stored checkpoint (nothing is lost).
                 with contextlib.suppress(LeaseLost):
-                    await self._save_skipped(now=True)
+                    await self._write_left(now=True)
 
-    async def _save_skipped(self, now: bool = False) -> float | None:
+    async def _write_left(self, now: bool = False) -> float | None:
         """Write what batches left in memory: the records too once quiet (not for ``now``,
         ``save_position``), then the checkpoint. Returns the delay before the next step,
         as ``_step`` does."""
-        if not now and not self._checkpoint_quiet_enough():  # a batch went through meanwhile
+        if not now and not self._quiet_enough():  # a batch went through meanwhile
             return None
         try:
             self._check_lease()

@@ -6,9 +6,7 @@ Real sync from the built-in Odoo, real embedded store."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,8 +32,10 @@ from projections.framework import (
     RunnerConfig,
     active_collection,
 )
+from projections.framework.checkpoints import Checkpoint
 from projections.records import bucket_key
 from tests.integration.projections.conftest import fresh_demo_client
+from tests.integration.projections_framework.test_idle_checkpoints import until
 
 pytestmark = pytest.mark.integration
 
@@ -86,14 +86,19 @@ async def parts(northwind: FakeOdoo, mongo_db: Any) -> AsyncIterator[Parts]:
     await client.aclose()
 
 
-async def live(db: Any, names: list[str]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        states = {n: (await Checkpoints(db).get(n)) for n in names}
-        if all(c is not None and c.state is ProjectionState.LIVE for c in states.values()):
-            return
-        assert time.monotonic() < deadline, states
-        await asyncio.sleep(0.05)
+async def checkpoint_of(db: Any, name: str = DASHBOARDS) -> Checkpoint:
+    checkpoint = await Checkpoints(db).get(name)
+    assert checkpoint is not None
+    return checkpoint
+
+
+async def dashboards_live(db: Any) -> bool:
+    return (await checkpoint_of(db)).state is ProjectionState.LIVE
+
+
+async def records_caught_up(db: Any) -> bool:
+    checkpoint = await checkpoint_of(db)
+    return checkpoint.records_position == checkpoint.position
 
 
 def an_open_deal(odoo: FakeOdoo) -> dict[str, Any]:
@@ -114,6 +119,10 @@ async def stored_at(db: Any, projection: str, lead_id: int) -> int:
     return int(json.loads(bucket["at"]).get(str(lead_id), -1))
 
 
+async def written_at(db: Any, lead_id: int, position: int) -> bool:
+    return await stored_at(db, DASHBOARDS, lead_id) >= position
+
+
 async def change_stage(parts: Parts, deal: dict[str, Any]) -> None:
     stages = [s["id"] for s in parts.odoo.records("crm.stage", []) if not s.get("is_won")]
     current = deal["stage_id"]
@@ -127,7 +136,7 @@ async def one_live_change(parts: Parts, sync: Callable[[], Any]) -> tuple[dict[s
     """A full sync, the projections LIVE, then one deal's stage changed and synced: the deal
     and the head position after it."""
     await sync()
-    await live(parts.db, [DASHBOARDS])
+    await until(lambda: dashboards_live(parts.db), seconds=20)
     deal = an_open_deal(parts.odoo)
     await change_stage(parts, deal)
     return deal, await sync()
@@ -140,24 +149,14 @@ async def test_a_live_change_leaves_the_records_for_later_and_they_follow_once_q
     async with parts.runner(quiet) as sync:
         deal, head = await one_live_change(parts, sync)
         # The dashboards are written (wait_until), the records not yet.
-        checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
-        assert checkpoint is not None and checkpoint.position >= head
+        checkpoint = await checkpoint_of(parts.db)
+        assert checkpoint.position >= head
         assert checkpoint.records_position is not None and checkpoint.records_position < head
         assert await stored_at(parts.db, DASHBOARDS, deal["id"]) < head
         assert await stored_at(parts.db, "opportunity_view", deal["id"]) < head
         # Once quiet (0.5 s), written, and the checkpoint says so.
-        deadline = time.monotonic() + 10
-        while await stored_at(parts.db, DASHBOARDS, deal["id"]) < head:
-            assert time.monotonic() < deadline, "records never written"
-            await asyncio.sleep(0.05)
-        deadline = time.monotonic() + 10
-        while True:
-            checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
-            assert checkpoint is not None
-            if checkpoint.records_position == checkpoint.position:
-                break
-            assert time.monotonic() < deadline, checkpoint
-            await asyncio.sleep(0.05)
+        await until(lambda: written_at(parts.db, deal["id"], head))
+        await until(lambda: records_caught_up(parts.db))
         assert await stored_at(parts.db, "opportunity_view", deal["id"]) >= head
 
 
@@ -168,8 +167,8 @@ async def test_records_left_unwritten_by_a_stop_are_folded_again_at_the_next_sta
         deal, first = await one_live_change(parts, sync)
         assert await stored_at(parts.db, DASHBOARDS, deal["id"]) < first
     # Stopped without writing them: the checkpoint is past the change, the records not.
-    checkpoint = await Checkpoints(parts.db).get(DASHBOARDS)
-    assert checkpoint is not None and checkpoint.position >= first
+    checkpoint = await checkpoint_of(parts.db)
+    assert checkpoint.position >= first
     assert checkpoint.resume_position < first
     async with parts.runner(PATIENT) as sync:
         # The same deal again: its old stage must come from the first change, which the

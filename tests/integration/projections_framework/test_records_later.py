@@ -4,7 +4,6 @@ batch folds again the events since it was last stored. Real embedded store."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -99,13 +98,6 @@ async def kept(db: Any) -> dict[str, int]:
     return {d["_id"]: d["n"] async for d in collection.find({})}
 
 
-async def live(runner: ProjectionRunner) -> None:
-    deadline = asyncio.get_running_loop().time() + 20
-    while (await runner.status())[0].state is not ProjectionState.LIVE:
-        assert asyncio.get_running_loop().time() < deadline, "never LIVE"
-        await asyncio.sleep(0.02)
-
-
 @pytest.mark.parametrize("later", [True, False])
 async def test_a_reload_after_a_failed_batch_folds_again_what_was_left_for_later(
     mongo_db: Any, store: MongoEventStore, fast: RunnerConfig, later: bool
@@ -119,7 +111,7 @@ async def test_a_reload_after_a_failed_batch_folds_again_what_was_left_for_later
     ) as runner:
         head = await append_one(store, "deal/1", "Added", amount=1)
         assert await runner.wait_until(head, timeout=20)
-        await live(runner)
+        await wait_for_state(runner, "counting", ProjectionState.LIVE)
         # LIVE: this one's count is left for later (or not, without records_later).
         second = await append_one(store, "deal/1", "Added", amount=2)
         runner.notify()
@@ -147,7 +139,7 @@ async def test_an_event_skipped_by_the_operator_stays_skipped_when_folded_again(
     ) as runner:
         head = await append_one(store, "deal/1", "Added", amount=1)
         assert await runner.wait_until(head, timeout=20)
-        await live(runner)
+        await wait_for_state(runner, "counting", ProjectionState.LIVE)
         second = await append_one(store, "deal/1", "Added", amount=2)  # left for later
         runner.notify()
         assert await runner.wait_until(second, timeout=20)
@@ -176,7 +168,7 @@ async def test_records_left_for_later_go_with_a_batch_once_enough_wait(
     ) as runner:
         head = await append_one(store, "deal/0", "Added", amount=1)
         assert await runner.wait_until(head, timeout=20)
-        await live(runner)
+        await wait_for_state(runner, "counting", ProjectionState.LIVE)
         stored = []
         for n in range(1, 5):  # one batch each
             position = await append_one(store, f"deal/{n}", "Added", amount=n)
