@@ -66,13 +66,14 @@ from projections.read_models import (
     join_team_rows,
     team_row,
     team_table,
+    team_table_hash,
 )
 from projections.records import KeepsRecords, RecordSet, event_types_for, stage_doc
 
 HANDLED = event_types_for(LEAD, STAGE, USER, EMPLOYEE)
 LEAD_EVENTS = event_types_for(LEAD)
 REFS = f"{DASHBOARDS}_refs"
-VALUE_FIELDS = ("scope", "metrics", "by_stage", "team")
+VALUE_FIELDS = ("scope", "metrics", "by_stage", "team", "team_of", "team_hash")
 ADMIN = Viewer(None, "", is_admin=True)
 
 
@@ -229,7 +230,14 @@ class TeamRows:
 class DashboardProjection(KeepsRecords, Projection):
     name = "dashboard_metrics"
     collections = (CollectionSpec(DASHBOARDS), CollectionSpec(REFS))
-    version = 2  # 2: team rows as one text carrying the salesperson (read_models.team_table)
+    # 2: team rows as one text carrying the salesperson (read_models.team_table).
+    # 3: rows without the values that follow from their counts; a table equal to the
+    # admin's is stored once, in the admin's document (``team_of``).
+    version = 3
+    # A table is shared only from this size (characters of its text, ~70 rows): a viewer
+    # whose table is shared costs their reads a second request, worth it for a CEO's table
+    # (~100 KB at 1,000 users, rewritten with every deal), not for a few rows.
+    share_tables_from = 8192
 
     def __init__(self) -> None:
         self.records = RecordSet(REFS)
@@ -249,7 +257,13 @@ class DashboardProjection(KeepsRecords, Projection):
         # whose values differ. Compared as dicts (==), not as JSON text: serialising every
         # rendered dashboard was a quarter of a live flush's CPU.
         self._rendered: dict[str, Mapping[str, Any]] = {}
+        # Viewers whose document as last written refers to the admin's table: rendered again
+        # whenever the admin's is, since their documents name the table they were rendered
+        # with (``team_hash``) and a change of it may not touch them (a salesperson they do
+        # not see gets a row).
+        self._sharing: set[str] = set()
         self._team = TeamRows()
+        self._hashed: tuple[str, str] = ("", team_table_hash(""))  # (table, its hash)
         self._position = 0
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -270,8 +284,10 @@ class DashboardProjection(KeepsRecords, Projection):
         if not ctx.rebuilding:
             self._materialize()
         async for doc in ctx.collection(DASHBOARDS).find({}):
-            values = {k: doc.get(k) for k in VALUE_FIELDS}
+            values = {k: doc[k] for k in VALUE_FIELDS if k in doc}
             self._rendered[str(doc["_id"])] = values
+            if "team_of" in values:
+                self._sharing.add(str(doc["_id"]))
 
     def _salesperson_state(self, salesperson_id: str | None) -> DashboardState:
         return self._by_salesperson.setdefault(salesperson_id, DashboardState())
@@ -418,9 +434,24 @@ class DashboardProjection(KeepsRecords, Projection):
             scope = dashboard_scope(Viewer(viewer_id, viewer.email), self._chart)
         data = state.render(stages, profiles, scope=scope, viewer=viewer, with_team=False)
         values = dashboard_values(data)
-        if scope is not DashboardScope.OWN:
-            values["team"] = self._team.table(viewer_id, state, profiles)
-        return values
+        if scope is DashboardScope.OWN:
+            return values
+        table = self._team.table(viewer_id, state, profiles)
+        if viewer is None:
+            values["team_hash"] = self._hash(table)
+            return values | {"team": table}
+        shared = self._team.table(ADMIN_DASHBOARD_ID, self._admin, profiles)
+        if len(table) == len(shared) >= self.share_tables_from and table == shared:
+            # Someone who sees every salesperson (a CEO): the admin's document holds this
+            # table, ~100 KB at 1,000 users, and both change with every deal.
+            del values["team"]
+            return values | {"team_of": ADMIN_DASHBOARD_ID, "team_hash": self._hash(shared)}
+        return values | {"team": table}
+
+    def _hash(self, table: str) -> str:
+        if self._hashed[0] is not table:
+            self._hashed = (table, team_table_hash(table))
+        return self._hashed[1]
 
     async def flush(self, ctx: ProjectionContext) -> list[Notification]:
         self._fold_pending()
@@ -429,6 +460,8 @@ class DashboardProjection(KeepsRecords, Projection):
             # A rebuilt (bulk) instance now serving live: from here on a change updates only
             # its viewers' states instead of merging them at every flush.
             self._materialize()
+        if ADMIN_DASHBOARD_ID in self._dirty:
+            self._mark(self._sharing, self._dirty[ADMIN_DASHBOARD_ID])
         now = datetime.now(UTC)
         writes = []
         notes: list[Notification] = []
@@ -437,11 +470,16 @@ class DashboardProjection(KeepsRecords, Projection):
             if values is None:
                 writes.append(guarded_delete(viewer, position))
                 self._rendered.pop(viewer, None)
+                self._sharing.discard(viewer)
                 continue
             rendered = self._rendered.get(viewer)
             if rendered == values:
                 continue  # same values: nothing to write, nothing to push
             self._rendered[viewer] = values
+            if "team_of" in values:
+                self._sharing.add(viewer)
+            else:
+                self._sharing.discard(viewer)
             doc = {**values, "as_of": position, "updated_at": now}
             writes.append(guarded_write(viewer, position, doc, stored=rendered is not None))
             if not ctx.rebuilding:

@@ -11,12 +11,21 @@ goes back in position).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 ADMIN_DASHBOARD_ID = "__all__"
@@ -201,10 +210,57 @@ class StageMetricsDoc(Doc):
 
 class TeamRowDoc(NamedTuple):
     """One row of a dashboard's team table: a salesperson as shown (name, email, active) and
-    their own numbers (the fields of ``MetricsDoc``, in its order). A tuple, not a model: a
-    CEO's or an admin's table has a row per user, and validating them as nested models cost
-    more than the read. The person's fields are None in rows of the earlier stored form,
-    which the reader completes from the profiles."""
+    their own numbers. A tuple, not a model: a CEO's or an admin's table has a row per user,
+    and validating them as nested models cost more than the read. The person's fields are
+    None in rows of the earliest stored form, which the reader completes from the profiles.
+
+    Stored without ``total_count`` and ``win_rate``: both follow exactly from the counts
+    (the projection computes them the same way), and every change of a deal rewrites the
+    table of each viewer above its owner, so each stored byte is paid on every change
+    (~9 us per KB of team text on the embedded store; the two were ~20 % of a row)."""
+
+    salesperson_id: str
+    name: str | None
+    email: str | None
+    active: bool | None
+    open_count: int
+    won_count: int
+    lost_count: int
+    pipeline_value: float
+    weighted_pipeline_value: float
+    won_value: float
+    average_deal_size: float | None
+
+    @property
+    def total_count(self) -> int:
+        return self.open_count + self.won_count + self.lost_count
+
+    @property
+    def win_rate(self) -> float | None:
+        closed = self.won_count + self.lost_count
+        return self.won_count / closed if closed else None  # as domain.metrics computes it
+
+    @classmethod
+    def of(
+        cls, person: tuple[str, str | None, str | None, bool | None], metrics: Mapping[str, Any]
+    ) -> TeamRowDoc:
+        """From (salesperson id, name, email, active) and the metrics by name (the derived
+        ones are not read: they follow from the counts)."""
+        return cls(*person, *(metrics[k] for k in TEAM_ROW_METRICS))
+
+    def metrics(self) -> dict[str, Any]:
+        """Every ``MetricsDoc`` field by name, the derived ones included."""
+        return {k: getattr(self, k) for k in MetricsDoc.model_fields}
+
+
+TEAM_ROW_METRICS = TeamRowDoc._fields[4:]
+"""The metrics stored after the salesperson in a team row, in order."""
+assert set(TEAM_ROW_METRICS) | {"total_count", "win_rate"} == set(MetricsDoc.model_fields)
+
+
+class _TeamRowV2(NamedTuple):
+    """A row as ``dashboard_metrics`` version 2 stored it: every ``MetricsDoc`` field, in
+    its order. Read until the version-3 generation replaces it (a rebuild at deploy)."""
 
     salesperson_id: str
     name: str | None
@@ -220,18 +276,9 @@ class TeamRowDoc(NamedTuple):
     win_rate: float | None
     average_deal_size: float | None
 
-    @classmethod
-    def of(
-        cls, person: tuple[str, str | None, str | None, bool | None], metrics: Mapping[str, Any]
-    ) -> TeamRowDoc:
-        """From (salesperson id, name, email, active) and the metrics by name."""
-        return cls(*person, *(metrics[k] for k in TEAM_ROW_METRICS))
 
-
-TEAM_ROW_METRICS = tuple(MetricsDoc.model_fields)
-"""The order of the metrics after the salesperson in a stored team row."""
-assert TeamRowDoc._fields[4:] == TEAM_ROW_METRICS, "TeamRowDoc must end as MetricsDoc"
 _TEAM_TABLE: TypeAdapter[list[TeamRowDoc]] = TypeAdapter(list[TeamRowDoc])
+_TEAM_TABLE_V2: TypeAdapter[list[_TeamRowV2]] = TypeAdapter(list[_TeamRowV2])
 Person = tuple[str, str | None, str | None, bool | None]
 """A team row's salesperson: (id, name, email, active)."""
 
@@ -273,7 +320,11 @@ def parse_team(stored: object) -> list[TeamRowDoc]:
     """A stored team table's rows, validated; also reads the earlier form (a list of
     ``{salesperson_id, metrics}`` documents) that a document not rewritten since may hold."""
     if isinstance(stored, str):
-        return _TEAM_TABLE.validate_json(stored)
+        try:
+            return _TEAM_TABLE.validate_json(stored)
+        except ValidationError:
+            # Version 2's rows: read while its generation is still the active one.
+            return [_from_v2(row) for row in _TEAM_TABLE_V2.validate_json(stored)]
     if isinstance(stored, list):
         legacy = [
             TeamRowDoc.of((row["salesperson_id"], None, None, None), _metrics(row["metrics"]))
@@ -282,6 +333,10 @@ def parse_team(stored: object) -> list[TeamRowDoc]:
         ]  # fmt: skip
         return _TEAM_TABLE.validate_python(legacy)
     return []
+
+
+def _from_v2(row: _TeamRowV2) -> TeamRowDoc:
+    return TeamRowDoc.of(row[:4], row._asdict())
 
 
 def _metrics(stored: object) -> dict[str, Any]:
@@ -296,7 +351,7 @@ def team_rows(stored: object) -> list[dict[str, Any]]:
             "name": row.name,
             "email": row.email,
             "active": row.active,
-            "metrics": {k: getattr(row, k) for k in TEAM_ROW_METRICS},
+            "metrics": row.metrics(),
         }
         for row in parse_team(stored)
     ]
@@ -310,7 +365,15 @@ class DashboardDoc(Doc):
     metrics: MetricsDoc
     by_stage: list[StageMetricsDoc] = []
     team: list[TeamRowDoc] = []
-    """Stored as a ``team_table`` text (``parse_team`` reads it, dumping writes it)."""
+    """Stored as a ``team_table`` text (``parse_team`` reads it, dumping writes it); absent
+    when the table is another document's (``team_of``)."""
+    team_of: str | None = None
+    """The document whose team table this viewer's is, when it is exactly that table: a CEO
+    who sees everyone has the admin's (``ADMIN_DASHBOARD_ID``). Readers follow it
+    (``schema/readers/dashboards.py``) and check ``team_hash`` on both documents."""
+    team_hash: str | None = None
+    """``team_table_hash`` of the table as rendered with this document's values: on the
+    document that holds a shared table (the admin's) and on each that refers to it."""
     as_of: int  # the event-store position this dashboard reflects
     updated_at: datetime
 
@@ -325,6 +388,15 @@ class DashboardDoc(Doc):
 
 
 DASHBOARDS = "dashboard_metrics"
+
+
+def team_table_hash(table: str) -> str:
+    """Names a team table's content, so that a reader who follows ``team_of`` to another
+    document can tell whether it holds the table this one was rendered with: on MongoDB two
+    documents are not read atomically, and a flush rewrites both (the admin's and a CEO's
+    change with every deal). By content, not by position: a fold from scratch (``pulse
+    check``, a rebuild) names the same table alike."""
+    return hashlib.blake2b(table.encode(), digest_size=8).hexdigest()
 
 
 def dashboard_channel(viewer_id: str) -> str:

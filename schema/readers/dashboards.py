@@ -6,6 +6,8 @@ no path can hand one viewer another viewer's values.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,9 @@ from schema.types.enums import DashboardScope
 from schema.types.opportunities import Stage, money
 
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+SHARED_TABLE_READS = 4
+"""Reads of a shared team table before its document is served with the newest one."""
+log = logging.getLogger(__name__)
 
 
 def dashboard_id(caller: Caller) -> str:
@@ -28,11 +33,31 @@ def dashboard_id(caller: Caller) -> str:
 
 
 async def stored_dashboard(ctx: Context, caller: Caller) -> Mapping[str, Any] | None:
-    """The stored document as read, None before the projection wrote one. Validated only
-    when it is shown (``dashboard_doc``): a subscription compares raw values first, and
-    most notifications leave a given viewer's values unchanged."""
+    """The stored document as read, None before the projection wrote one, with a shared team
+    table (``team_of``) read in. Validated only when it is shown (``dashboard_doc``): a
+    subscription compares raw values first, and most notifications leave a given viewer's
+    values unchanged."""
     collection = await ctx.read_models.collection(DASHBOARDS)
-    found: Mapping[str, Any] | None = await collection.find_one({"_id": dashboard_id(caller)})
+    key = {"_id": dashboard_id(caller)}
+    found: Mapping[str, Any] | None = await collection.find_one(key)
+    table = None
+    for attempt in range(SHARED_TABLE_READS):
+        if found is None or not isinstance(found.get("team_of"), str):
+            return found
+        shared = await collection.find_one({"_id": found["team_of"]}, {"team": 1, "team_hash": 1})
+        table = shared.get("team") if shared is not None else None
+        if shared is not None and shared.get("team_hash") == found.get("team_hash"):
+            return {**found, "team": table}
+        # The two documents are not read atomically, and a flush rewrites both: one of them
+        # was read before its rewrite. Read this viewer's again (it may no longer share).
+        await asyncio.sleep(0.001 * 2**attempt)
+        found = await collection.find_one(key)
+    if found is not None and isinstance(found.get("team_of"), str):
+        # Still unequal: the projection stopped between the two writes (a failed flush, a
+        # paused projection). The newest table it wrote, rather than none; rows the caller
+        # does not see are dropped when shown (``dashboard_view``).
+        log.warning("dashboard %s: shared team table at another position", key["_id"])
+        return {**found, "team": table}
     return found
 
 

@@ -14,6 +14,7 @@ from projections.read_models import (
     USER_PROFILES,
     team_rows,
     team_table,
+    team_table_hash,
 )
 from schema.loaders import MAX_IDS_PER_FIND
 from tests.integration.graphql.conftest import Live
@@ -318,3 +319,47 @@ async def test_a_team_row_outside_the_viewers_tree_is_not_shown(live: Live) -> N
         assert cleo.name not in str(data)
     finally:
         await dashboards.replace_one({"_id": maya.id}, original)
+
+
+SHARED = """{ dashboard { asOf metrics { pipelineValue }
+    team { salesperson { id } metrics { pipelineValue totalCount winRate } } } }"""
+
+
+async def test_a_dashboard_that_shares_the_admins_table_shows_it_within_its_tree(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A document whose team table is the admin's (``team_of``: a CEO who sees everyone) is
+    shown with the admin's rows once both name the same table (``team_hash``): the rows'
+    numbers are the admin document's, and rows outside the viewer's tree are dropped as for
+    any stale row. When the two never agree (the projection stopped between the two writes)
+    the newest table is shown after a few reads, and the disagreement is logged."""
+    dashboards = await live.collection(DASHBOARDS)
+    maya = live.world["maya"]
+    own = await dashboards.find_one({"_id": maya.id})
+    admin = await dashboards.find_one({"_id": ADMIN_DASHBOARD_ID})
+    assert own is not None and admin is not None
+    table = admin["team"]
+    shared = {k: v for k, v in own.items() if k != "team"}
+    shared |= {"team_of": ADMIN_DASHBOARD_ID, "team_hash": team_table_hash(table)}
+    expected = [
+        {"salesperson": {"id": live.world[k].id},
+         "metrics": {"pipelineValue": 333333.0, "totalCount": 1, "winRate": None}}
+        for k in ["maya", "ana", "ben"]  # the admin's rows (999,999 / 3), Maya's tree only
+    ]  # fmt: skip
+    try:
+        await dashboards.update_one(
+            {"_id": ADMIN_DASHBOARD_ID}, {"$set": {"team_hash": team_table_hash(table)}}
+        )
+        await dashboards.replace_one({"_id": maya.id}, shared)
+        data = (await live.data(SHARED, token=live.token_of("maya")))["dashboard"]
+        assert data["team"] == expected
+        assert data["metrics"] == {"pipelineValue": 7000.0}  # Maya's own document's
+        assert "shared team table" not in caplog.text
+
+        await dashboards.replace_one({"_id": maya.id}, {**shared, "team_hash": "an older one"})
+        data = (await live.data(SHARED, token=live.token_of("maya")))["dashboard"]
+        assert data["team"] == expected
+        assert f"dashboard {maya.id}: shared team table at another position" in caplog.text
+    finally:
+        await dashboards.replace_one({"_id": maya.id}, own)
+        await dashboards.replace_one({"_id": ADMIN_DASHBOARD_ID}, admin)

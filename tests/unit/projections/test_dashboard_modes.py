@@ -20,15 +20,15 @@ from hypothesis import strategies as st
 
 from domain.events import RecordedEvent
 from domain.model import StageRecord
-from projections.dashboards import DASHBOARDS, DashboardProjection
+from projections.dashboards import DASHBOARDS, VALUE_FIELDS
 from projections.framework import Notification, ProjectionContext
-from projections.read_models import dashboard_channel
+from projections.read_models import ADMIN_DASHBOARD_ID, dashboard_channel
 from tests.unit.projections.events import EventLog
-from tests.unit.projections.test_folds_match_reference import histories
+from tests.unit.projections.test_folds_match_reference import SharingDashboards, histories
 from tests.unit.projections_framework.fakes import FakeDb
 
 Docs = dict[str, dict[str, Any]]
-VALUES = ("scope", "metrics", "by_stage", "team")
+VALUES = VALUE_FIELDS  # a field a document does not have reads as None
 
 
 @st.composite
@@ -57,6 +57,16 @@ def stored(db: FakeDb) -> Docs:
     }
 
 
+def assert_shared_tables_agree(db: FakeDb) -> None:
+    """After every flush, a document that refers to the admin's table names the table that
+    document holds: what a reader checks (``team_hash``) before showing it."""
+    docs = db[f"{DASHBOARDS}__g1"].docs
+    for key, doc in docs.items():
+        if "team_of" in doc:
+            assert doc["team_of"] == ADMIN_DASHBOARD_ID and "team" not in doc
+            assert doc["team_hash"] == docs[ADMIN_DASHBOARD_ID]["team_hash"], key
+
+
 def chunks(events: Sequence[RecordedEvent], cuts: list[int]) -> list[list[RecordedEvent]]:
     bounds = sorted({c % (len(events) + 1) for c in cuts} | {0, len(events)})
     return [list(events[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
@@ -68,7 +78,7 @@ class Run:
     def __init__(self, db: FakeDb, rebuilding: bool) -> None:
         self.db = db
         self.ctx = ProjectionContext(db, 1, rebuilding=rebuilding)  # type: ignore[arg-type]
-        self.projection = DashboardProjection()
+        self.projection = SharingDashboards()
         self.notes: list[list[Notification]] = []
 
     async def start(self) -> Run:
@@ -85,6 +95,7 @@ class Run:
         before = stored(self.db)
         notes = await self.projection.flush(self.ctx)
         self.notes.append(notes)
+        assert_shared_tables_agree(self.db)
         if not self.ctx.rebuilding:
             after = stored(self.db)
             changed = {
@@ -113,12 +124,12 @@ async def _compare(events: list[RecordedEvent], cuts: list[int], handover: int) 
         await bulk.feed(chunk)
     assert stored(live.db) == stored(bulk.db)
     # ... and what ``pulse check`` expects (a bulk fold without any flush).
-    check = DashboardProjection()
+    check = SharingDashboards()
     for event in events:
         if event.type in check.handles:
             check.apply(event)
     expected = check.all_documents()
-    written = {v: {f: d[f] for f in VALUES} for v, d in stored(bulk.db).items()}
+    written = {v: {f: d[f] for f in VALUES if d[f] is not None} for v, d in stored(bulk.db).items()}
     if "__all__" not in written and expected["__all__"]["metrics"]["total_count"] == 0:
         del expected["__all__"]  # never touched (no deal, no user): never written, both ways
     assert written == expected
