@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
@@ -42,6 +43,10 @@ def parse_authorization_header(value: str | None) -> str:
     return token
 
 
+VERIFIED_TOKENS = 4096
+"""Tokens a verifier remembers as verified (one per signed-in session, roughly)."""
+
+
 class TokenVerifier:
     """Verifies HS256 tokens with a shared secret and/or RS256/ES256 ones with a PEM public
     key, per configuration. Raises ``ValueError`` at construction for unusable keys."""
@@ -59,6 +64,8 @@ class TokenVerifier:
             raise ValueError("leeway must not be negative")
         self._keys: dict[str, VerificationKey] = verification_keys(jwt_secret, jwt_public_key)
         self._leeway = leeway
+        # token -> (its claims, the clock window in which they stand), oldest first.
+        self._verified: dict[str, tuple[Claims, tuple[float, float]]] = {}
         self._audience = audience
         self._issuer = issuer
         required = ["exp", "sub"]
@@ -80,17 +87,42 @@ class TokenVerifier:
         return f"TokenVerifier(algorithms={sorted(self._keys)})"
 
     def verify(self, token: str) -> Claims:
+        """The token's claims, or ``AuthError``. A token verified before is answered from
+        memory while the clock is inside the window its time claims allow (the same bounds
+        PyJWT checks, leeway included); outside it, or for any other string, the token is
+        verified in full. Keyed by the whole token, signature included, so a token differing
+        in any byte is verified afresh. Verification is most of the CPU a session's requests
+        spend on authentication (~0.3 ms of a ~2.7 ms `dashboard` request at 1,000 users),
+        and a dashboard client sends the same token with every request."""
+        known = self._verified.get(token) if isinstance(token, str) else None
+        if known is not None:
+            claims, (start, end) = known
+            if start <= time.time() < end:
+                return claims
+            del self._verified[token]  # outside its window: verified in full, refused there
+        claims, window = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS:
+            del self._verified[next(iter(self._verified))]  # the oldest verified
+        self._verified[token] = (claims, window)
+        return claims
+
+    def _verify(self, token: str) -> tuple[Claims, tuple[float, float]]:
         key, algorithm = self._key_for(token)
         payload = self._decode(token, key, algorithm)
+        start = -math.inf
         for claim in ("nbf", "iat"):
             if claim in payload:
-                self._numeric(payload, claim)
-        return Claims(
+                # PyJWT refuses the token while int(claim) > now + leeway.
+                start = max(start, int(self._numeric(payload, claim)) - self._leeway)
+        claims = Claims(
             email=self._subject(payload),
             roles=self._roles(payload),
             expires_at=self._expiry(payload),
             raw=MappingProxyType(payload),
         )
+        # ... and once int(exp) <= now - leeway.
+        end = int(self._numeric(payload, "exp")) + self._leeway
+        return claims, (start, end)
 
     def _key_for(self, token: str) -> tuple[VerificationKey, str]:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:

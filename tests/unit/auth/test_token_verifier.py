@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from infrastructure.auth import AuthError, Claims, TokenVerifier, mint_token
+from infrastructure.auth import verifier as verifier_module
 from tests.unit.auth.conftest import SECRET, KeyPair, craft
 
 EMAIL = "alice@example.com"
@@ -332,3 +333,84 @@ def test_weak_asymmetric_keys_are_refused_at_start_up() -> None:
 
 def test_repr_shows_no_secret() -> None:
     assert SECRET not in repr(TokenVerifier(jwt_secret=SECRET))
+
+
+# -- tokens verified before ----------------------------------------------------------------
+
+
+class Clock:
+    """Moves both clocks a token is checked against: the verifier's memory (``time.time``)
+    and PyJWT's (``datetime.now``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = 0.0
+        clock = self
+        real_time = time.time
+
+        class Shifted(datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:
+                return datetime.fromtimestamp(real_time() + clock.offset, tz)
+
+        monkeypatch.setattr(verifier_module.time, "time", lambda: real_time() + clock.offset)
+        monkeypatch.setattr(jwt.api_jwt, "datetime", Shifted)
+
+
+def test_a_verified_token_is_answered_from_memory(
+    hs_verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = hs256(claims(roles=["admin"]))
+    first = hs_verifier.verify(token)
+    decoded: list[str] = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append("x") or real(*a, **k))
+    assert hs_verifier.verify(token) == first and decoded == []
+    # Any other byte is another token, verified in full (and here refused).
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    refused(hs_verifier, flipped, "bad_signature")
+    assert decoded == ["x"]
+
+
+@pytest.mark.parametrize("leeway", [0, 30])
+def test_a_remembered_token_is_refused_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch, leeway: int
+) -> None:
+    clock = Clock(monkeypatch)
+    verifier = TokenVerifier(jwt_secret=SECRET, leeway=leeway)
+    exp = int(time.time()) + 60
+    token = hs256(claims(exp=exp))
+    assert verifier.verify(token).email == EMAIL
+    clock.offset = exp + leeway - time.time() - 1  # a second before the end of its window
+    assert verifier.verify(token).email == EMAIL
+    clock.offset += 2  # a second after
+    refused(verifier, token, "expired")
+    refused(verifier, token, "expired")  # and not remembered as verified
+
+
+def test_a_token_refused_as_not_yet_valid_is_not_remembered(
+    hs_verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(monkeypatch)
+    token = hs256(claims(nbf=int(time.time()) + 100))
+    refused(hs_verifier, token, "not_yet_valid")
+    clock.offset = 101
+    assert hs_verifier.verify(token).email == EMAIL
+    clock.offset = 0  # a clock set back: outside the window again, verified in full
+    refused(hs_verifier, token, "not_yet_valid")
+
+
+def test_the_memory_of_verified_tokens_is_bounded(
+    hs_verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(verifier_module, "VERIFIED_TOKENS", 3)
+    tokens = [hs256(claims(sub=f"user{i}@example.com")) for i in range(5)]
+    for token in tokens:
+        hs_verifier.verify(token)
+    assert list(hs_verifier._verified) == tokens[2:]  # the oldest forgotten first
+
+
+@pytest.mark.parametrize("token", [None, ["a.b.c"], {"a": 1}, 42])
+def test_a_token_that_is_not_a_string_is_refused(hs_verifier: TokenVerifier, token: Any) -> None:
+    with pytest.raises(AuthError) as info:
+        hs_verifier.verify(token)
+    assert info.value.reason_code == "malformed_token"
