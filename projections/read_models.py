@@ -258,27 +258,11 @@ TEAM_ROW_METRICS = TeamRowDoc._fields[4:]
 assert set(TEAM_ROW_METRICS) | {"total_count", "win_rate"} == set(MetricsDoc.model_fields)
 
 
-class _TeamRowV2(NamedTuple):
-    """A row as ``dashboard_metrics`` version 2 stored it: every ``MetricsDoc`` field, in
-    its order. Read until the version-3 generation replaces it (a rebuild at deploy)."""
-
-    salesperson_id: str
-    name: str | None
-    email: str | None
-    active: bool | None
-    total_count: int
-    open_count: int
-    won_count: int
-    lost_count: int
-    pipeline_value: float
-    weighted_pipeline_value: float
-    won_value: float
-    win_rate: float | None
-    average_deal_size: float | None
-
-
 _TEAM_TABLE: TypeAdapter[list[TeamRowDoc]] = TypeAdapter(list[TeamRowDoc])
-_TEAM_TABLE_V2: TypeAdapter[list[_TeamRowV2]] = TypeAdapter(list[_TeamRowV2])
+# Version 2 stored every MetricsDoc field in its order: the total and the win rate (after the
+# person, and before the average deal size) are dropped when such a row is read.
+_V2_ROW_LENGTH = 4 + len(MetricsDoc.model_fields)
+_V2_KEPT = (0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 12)
 Person = tuple[str, str | None, str | None, bool | None]
 """A team row's salesperson: (id, name, email, active)."""
 
@@ -324,7 +308,10 @@ def parse_team(stored: object) -> list[TeamRowDoc]:
             return _TEAM_TABLE.validate_json(stored)
         except ValidationError:
             # Version 2's rows: read while its generation is still the active one.
-            return [_from_v2(row) for row in _TEAM_TABLE_V2.validate_json(stored)]
+            rows = json.loads(stored)
+            if not all(isinstance(row, list) and len(row) == _V2_ROW_LENGTH for row in rows):
+                raise
+            return _TEAM_TABLE.validate_python([[row[i] for i in _V2_KEPT] for row in rows])
     if isinstance(stored, list):
         legacy = [
             TeamRowDoc.of((row["salesperson_id"], None, None, None), _metrics(row["metrics"]))
@@ -333,10 +320,6 @@ def parse_team(stored: object) -> list[TeamRowDoc]:
         ]  # fmt: skip
         return _TEAM_TABLE.validate_python(legacy)
     return []
-
-
-def _from_v2(row: _TeamRowV2) -> TeamRowDoc:
-    return TeamRowDoc.of(row[:4], row._asdict())
 
 
 def _metrics(stored: object) -> dict[str, Any]:

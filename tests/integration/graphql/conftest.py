@@ -30,6 +30,7 @@ from infrastructure.auth import mint_token
 from infrastructure.bootstrap import Container, StoreHandle
 from infrastructure.broadcast import ChannelHub
 from infrastructure.graphql_app import active_collections
+from infrastructure.odoo_fake import FakeOdoo
 from infrastructure.settings import Settings
 from projections.framework import ProjectionState, ProjectionStatus, content_stamp
 from projections.framework.checkpoints import STATE_COLLECTION
@@ -231,6 +232,27 @@ async def live_server(
                 await task
         sock.close()
         await mongo_client.drop_database(db_name)
+
+
+SYNC = "mutation($mode: SyncMode) { syncOdoo(mode: $mode, wait: true) { status error } }"
+
+
+@contextlib.asynccontextmanager
+async def synced_server(
+    odoo: FakeOdoo, mongo_url: str, mongo_client: AsyncMongoClient[Any]
+) -> AsyncIterator[Live]:
+    """A server with the real commands and projections, after a full sync of ``odoo``."""
+    settings = {"odoo_url": odoo.url, "odoo_db": odoo.db, "odoo_login": odoo.login,
+                "odoo_api_key": odoo.api_key, "odoo_protocol": "json2"}  # fmt: skip
+    async with live_server(mongo_url, mongo_client, seed_world=False, **settings) as server:
+        server.container.extras.pop("commands")  # the real commands, not the test double
+        await server.container.runner.start()
+        try:
+            data = await server.data(SYNC, {"mode": "FULL"}, token=server.token(ADMIN_BY_EMAIL))
+            assert data["syncOdoo"] == {"status": "SUCCEEDED", "error": None}
+            yield server
+        finally:
+            await server.container.runner.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,11 @@ from projections.check import check
 from projections.dashboards import DashboardProjection
 from projections.framework import active_collection
 from projections.read_models import ADMIN_DASHBOARD_ID, DASHBOARDS
-from tests.integration.graphql.conftest import Live, live_server
+from tests.integration.graphql.conftest import SYNC, Live, synced_server
 from tests.integration.graphql.world import ADMIN_BY_EMAIL
 
 pytestmark = pytest.mark.integration
 
-SYNC = "mutation($mode: SyncMode) { syncOdoo(mode: $mode, wait: true) { status error } }"
 TEAM = """{ dashboard { scope metrics { totalCount pipelineValue }
     team { salesperson { id name email active }
            metrics { totalCount openCount wonCount lostCount pipelineValue
@@ -42,17 +41,8 @@ def company() -> Iterator[tuple[FakeOdoo, Populated]]:
 async def live(
     company: tuple[FakeOdoo, Populated], mongo_url: str, mongo_client: AsyncMongoClient[Any]
 ) -> AsyncIterator[Live]:
-    odoo = company[0]
-    settings = {"odoo_url": odoo.url, "odoo_db": odoo.db, "odoo_login": odoo.login,
-                "odoo_api_key": odoo.api_key, "odoo_protocol": "json2"}  # fmt: skip
-    async with live_server(mongo_url, mongo_client, seed_world=False, **settings) as server:
-        server.container.extras.pop("commands")  # the real commands, not the test double
-        await server.container.runner.start()
-        try:
-            await sync(server, "FULL")
-            yield server
-        finally:
-            await server.container.runner.stop()
+    async with synced_server(company[0], mongo_url, mongo_client) as server:
+        yield server
 
 
 async def sync(live: Live, mode: str) -> None:

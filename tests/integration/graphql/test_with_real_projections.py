@@ -15,12 +15,11 @@ from infrastructure.odoo_fake import FakeOdoo, OdooClock
 from projections.read_models import dashboard_channel, opportunity_channel
 from schema.readers.opportunities import COUNTS
 from tests.integration.graphql.clients import subscription
-from tests.integration.graphql.conftest import Live, live_server
+from tests.integration.graphql.conftest import SYNC, Live, synced_server
 from tests.integration.graphql.world import ADMIN_BY_EMAIL
 
 pytestmark = pytest.mark.integration
 
-SYNC = "mutation($mode: SyncMode) { syncOdoo(mode: $mode, wait: true) { status error } }"
 IDS = "{ opportunities(first: 200) { totalCount edges { node { id salesperson { id } } } } }"
 
 
@@ -34,17 +33,8 @@ def northwind() -> Iterator[FakeOdoo]:
 async def live(
     northwind: FakeOdoo, mongo_url: str, mongo_client: AsyncMongoClient[Any]
 ) -> AsyncIterator[Live]:
-    odoo = {"odoo_url": northwind.url, "odoo_db": northwind.db, "odoo_login": northwind.login,
-            "odoo_api_key": northwind.api_key, "odoo_protocol": "json2"}  # fmt: skip
-    async with live_server(mongo_url, mongo_client, seed_world=False, **odoo) as server:
-        server.container.extras.pop("commands")  # the real commands, not the test double
-        await server.container.runner.start()
-        try:
-            data = await server.data(SYNC, {"mode": "FULL"}, token=server.token(ADMIN_BY_EMAIL))
-            assert data["syncOdoo"] == {"status": "SUCCEEDED", "error": None}
-            yield server
-        finally:
-            await server.container.runner.stop()
+    async with synced_server(northwind, mongo_url, mongo_client) as server:
+        yield server
 
 
 def user(northwind: FakeOdoo, key: str) -> tuple[str, str]:
