@@ -63,6 +63,12 @@ def round_money(units: int, per_currency_unit: int = UNIT) -> float:
     return (cents if units >= 0 else -cents) / 100
 
 
+def win_rate(won: int, lost: int) -> float | None:
+    """Won among closed (a fraction), None while nothing is closed."""
+    closed = won + lost
+    return won / closed if closed else None
+
+
 def _average(units: int, count: int) -> float:
     return round_money(units, UNIT * count)
 
@@ -196,7 +202,6 @@ class Aggregate:
         return _metrics_of(self)
 
     def _metrics(self) -> Metrics:
-        closed = self.won_count + self.lost_count
         return Metrics(
             total_count=self.total_count,
             open_count=self.open_count,
@@ -205,7 +210,7 @@ class Aggregate:
             pipeline_value=round_money(self.open_value),
             weighted_pipeline_value=round_money(self.open_weighted, WEIGHTED_UNIT),
             won_value=round_money(self.won_value),
-            win_rate=self.won_count / closed if closed else None,
+            win_rate=win_rate(self.won_count, self.lost_count),
             average_deal_size=_average(self.won_value, self.won_count) if self.won_count else None,
         )
 

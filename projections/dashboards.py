@@ -438,8 +438,7 @@ class DashboardProjection(KeepsRecords, Projection):
             return values
         table = self._team.table(viewer_id, state, profiles)
         if viewer is None:
-            values["team_hash"] = self._hash(table)
-            return values | {"team": table}
+            return values | {"team": table, "team_hash": self._hash(table)}
         shared = self._team.table(ADMIN_DASHBOARD_ID, self._admin, profiles)
         if len(table) == len(shared) >= self.share_tables_from and table == shared:
             # Someone who sees every salesperson (a CEO): the admin's document holds this

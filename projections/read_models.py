@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from domain.metrics import win_rate
+
 ADMIN_DASHBOARD_ID = "__all__"
 """The one shared dashboard document for the admin scope (everything)."""
 
@@ -237,8 +239,7 @@ class TeamRowDoc(NamedTuple):
 
     @property
     def win_rate(self) -> float | None:
-        closed = self.won_count + self.lost_count
-        return self.won_count / closed if closed else None  # as domain.metrics computes it
+        return win_rate(self.won_count, self.lost_count)
 
     @classmethod
     def of(
@@ -259,10 +260,10 @@ assert set(TEAM_ROW_METRICS) | {"total_count", "win_rate"} == set(MetricsDoc.mod
 
 
 _TEAM_TABLE: TypeAdapter[list[TeamRowDoc]] = TypeAdapter(list[TeamRowDoc])
-# Version 2 stored every MetricsDoc field in its order: the total and the win rate (after the
-# person, and before the average deal size) are dropped when such a row is read.
-_V2_ROW_LENGTH = 4 + len(MetricsDoc.model_fields)
-_V2_KEPT = (0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 12)
+# Version 2 stored the person and then every MetricsDoc field in its order: a row of that
+# form is read by picking the fields a row keeps now.
+_V2_FIELDS = (*TeamRowDoc._fields[:4], *MetricsDoc.model_fields)
+_V2_KEPT = tuple(_V2_FIELDS.index(name) for name in TeamRowDoc._fields)
 Person = tuple[str, str | None, str | None, bool | None]
 """A team row's salesperson: (id, name, email, active)."""
 
@@ -309,7 +310,7 @@ def parse_team(stored: object) -> list[TeamRowDoc]:
         except ValidationError:
             # Version 2's rows: read while its generation is still the active one.
             rows = json.loads(stored)
-            if not all(isinstance(row, list) and len(row) == _V2_ROW_LENGTH for row in rows):
+            if not all(isinstance(row, list) and len(row) == len(_V2_FIELDS) for row in rows):
                 raise
             return _TEAM_TABLE.validate_python([[row[i] for i in _V2_KEPT] for row in rows])
     if isinstance(stored, list):
